@@ -1,0 +1,238 @@
+//! Helpers shared by the example programs: signal names, line output, raw signal masks.
+//!
+//! Included with `#[path = "common/mod.rs"] mod common;`; not every example uses every helper.
+#![allow(dead_code)]
+// Raw `sigset_t` handling: nix's `SigSet` cannot hold real-time signals.
+#![allow(unsafe_code)]
+
+use std::ffi::{CStr, OsString, c_char, c_int};
+use std::io::Write;
+use std::os::unix::ffi::OsStringExt;
+
+/// Names of the classic Linux signals, indexed by number (x86_64 numbering).
+const NAMES: [(c_int, &str); 31] = [
+    (1, "SIGHUP"),
+    (2, "SIGINT"),
+    (3, "SIGQUIT"),
+    (4, "SIGILL"),
+    (5, "SIGTRAP"),
+    (6, "SIGABRT"),
+    (7, "SIGBUS"),
+    (8, "SIGFPE"),
+    (9, "SIGKILL"),
+    (10, "SIGUSR1"),
+    (11, "SIGSEGV"),
+    (12, "SIGUSR2"),
+    (13, "SIGPIPE"),
+    (14, "SIGALRM"),
+    (15, "SIGTERM"),
+    (16, "SIGSTKFLT"),
+    (17, "SIGCHLD"),
+    (18, "SIGCONT"),
+    (19, "SIGSTOP"),
+    (20, "SIGTSTP"),
+    (21, "SIGTTIN"),
+    (22, "SIGTTOU"),
+    (23, "SIGURG"),
+    (24, "SIGXCPU"),
+    (25, "SIGXFSZ"),
+    (26, "SIGVTALRM"),
+    (27, "SIGPROF"),
+    (28, "SIGWINCH"),
+    (29, "SIGIO"),
+    (30, "SIGPWR"),
+    (31, "SIGSYS"),
+];
+
+/// Highest signal number on Linux.
+pub const SIG_MAX: c_int = 64;
+
+/// Writes one line to stdout and flushes it at once; write errors (EPIPE...) are ignored.
+pub fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Writes one diagnostic line to stderr, prefixed by the program name; errors are ignored.
+pub fn warn(prog: &str, line: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{prog}: {line}");
+    let _ = err.flush();
+}
+
+/// The name of signal `sig`: `SIGTERM`, `SIGRTMIN`, `SIGRTMIN+3`, `SIGRTMAX`, or `SIG<n>` for
+/// the few numbers the C library reserves for itself.
+pub fn sig_name(sig: c_int) -> String {
+    if let Some((_, name)) = NAMES.iter().find(|(n, _)| *n == sig) {
+        return (*name).to_string();
+    }
+    let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
+    if sig == max {
+        "SIGRTMAX".to_string()
+    } else if sig == min {
+        "SIGRTMIN".to_string()
+    } else if sig > min && sig < max {
+        format!("SIGRTMIN+{}", sig - min)
+    } else {
+        format!("SIG{sig}")
+    }
+}
+
+/// Parses a signal given as a number (`15`) or a name with or without the `SIG` prefix, in any
+/// case (`TERM`, `sigterm`, `RTMIN+3`, `RTMAX-1`).
+pub fn parse_sig(text: &str) -> Option<c_int> {
+    let text = text.trim();
+    if let Ok(n) = text.parse::<c_int>() {
+        return (1..=SIG_MAX).contains(&n).then_some(n);
+    }
+    let upper = text.to_ascii_uppercase();
+    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+    if let Some((n, _)) = NAMES.iter().find(|(_, name)| name.get(3..) == Some(bare)) {
+        return Some(*n);
+    }
+    let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
+    let sig = if let Some(rest) = bare.strip_prefix("RTMIN") {
+        min + offset(rest, '+')?
+    } else if let Some(rest) = bare.strip_prefix("RTMAX") {
+        max - offset(rest, '-')?
+    } else {
+        return None;
+    };
+    (min..=max).contains(&sig).then_some(sig)
+}
+
+/// Parses `""` as 0 and `"<sign>N"` as N.
+fn offset(rest: &str, sign: char) -> Option<c_int> {
+    if rest.is_empty() {
+        return Some(0);
+    }
+    rest.strip_prefix(sign)?.parse().ok()
+}
+
+/// Parses a comma-separated signal list (`TERM,INT,10`).
+pub fn parse_sig_list(text: &str) -> Option<Vec<c_int>> {
+    text.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(parse_sig)
+        .collect()
+}
+
+/// Every signal a process can catch or block: 1..=64 without SIGKILL and SIGSTOP. This includes
+/// 32..SIGRTMIN, which the C libraries reserve for their threads; single-threaded programs may
+/// block them (see [`mask`]).
+pub fn catchable() -> Vec<c_int> {
+    (1..=SIG_MAX)
+        .filter(|&s| s != libc::SIGKILL && s != libc::SIGSTOP)
+        .collect()
+}
+
+/// The signals below SIGRTMIN that the C library reserves for itself (32..SIGRTMIN).
+pub fn reserved() -> Vec<c_int> {
+    (32..libc::SIGRTMIN()).collect()
+}
+
+/// The kernel's 64-bit mask for `sigs`: bit N-1 stands for signal N.
+fn kernel_bits(sigs: &[c_int]) -> u64 {
+    sigs.iter()
+        .filter(|&&s| (1..=SIG_MAX).contains(&s))
+        .fold(0, |bits, &s| bits | 1 << (s - 1))
+}
+
+/// A signal set holding `sigs`, including the numbers `sigaddset` refuses (32..SIGRTMIN).
+pub fn sigset(sigs: &[c_int]) -> libc::sigset_t {
+    // SAFETY: an all-zero `sigset_t` is a valid, empty set.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: on Linux, glibc's and musl's `sigset_t` are arrays of `unsigned long` (at least
+    // 128 bytes, suitably aligned) whose first 64 bits are the kernel mask for signals 1..=64.
+    unsafe { (&raw mut set).cast::<u64>().write(kernel_bits(sigs)) };
+    set
+}
+
+/// Adds `sigs` to (`how = SIG_BLOCK`) or removes them from (`SIG_UNBLOCK`) the calling thread's
+/// signal mask. It calls the kernel directly because glibc's wrapper silently drops the reserved
+/// signals 32 and 33, and sigprint must block everything it can.
+pub fn mask(how: c_int, sigs: &[c_int]) -> std::io::Result<()> {
+    let bits = kernel_bits(sigs);
+    // SAFETY: rt_sigprocmask reads 8 bytes (the kernel's sigset size) from `bits`, which lives
+    // across the call; a null old-set pointer is allowed.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            how,
+            &raw const bits,
+            std::ptr::null_mut::<u64>(),
+            std::mem::size_of::<u64>(),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Sets the disposition of `sig` to `SIG_DFL` or `SIG_IGN` (no handler functions here).
+pub fn set_disposition(sig: c_int, handler: libc::sighandler_t) -> std::io::Result<()> {
+    // SAFETY: an all-zero `sigaction` is valid (empty mask, no flags) before we fill it in.
+    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+    action.sa_sigaction = handler;
+    // SAFETY: `action` is initialised; `SIG_DFL`/`SIG_IGN` run no code in this process.
+    let rc = unsafe { libc::sigaction(sig, &action, std::ptr::null_mut()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Waits for one of the signals in `set` (which must be blocked); `None` on timeout.
+/// Interruptions (EINTR) are retried.
+pub fn wait_signal(set: &libc::sigset_t, timeout: Option<std::time::Duration>) -> Option<c_int> {
+    loop {
+        // SAFETY: an all-zero `siginfo_t` is a valid out-parameter.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let rc = match timeout {
+            None => {
+                // SAFETY: `set` and `info` are valid for the duration of the call.
+                unsafe { libc::sigwaitinfo(set, &mut info) }
+            }
+            Some(t) => {
+                // SAFETY: an all-zero `timespec` is valid; both fields are set below.
+                let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+                // Capped at a day, which fits every C library's `time_t`.
+                ts.tv_sec = t.as_secs().min(86_400).try_into().unwrap_or_default();
+                ts.tv_nsec = t.subsec_nanos().into();
+                // SAFETY: `set`, `info` and `ts` are valid for the duration of the call.
+                unsafe { libc::sigtimedwait(set, &mut info, &ts) }
+            }
+        };
+        if rc > 0 {
+            return Some(rc);
+        }
+        match std::io::Error::last_os_error().raw_os_error() {
+            Some(libc::EINTR) => continue,
+            _ => return None,
+        }
+    }
+}
+
+/// Copies the C `argv` handed to a `#![no_main]` program into owned strings.
+///
+/// # Safety
+/// `argv` must point to `argc` valid NUL-terminated strings.
+pub unsafe fn args_from_c(argc: c_int, argv: *const *const c_char) -> Vec<OsString> {
+    let count = usize::try_from(argc).unwrap_or(0);
+    let mut args = Vec::with_capacity(count);
+    for i in 0..count {
+        // SAFETY: the caller guarantees `argv` holds `argc` valid pointers.
+        let ptr = unsafe { *argv.add(i) };
+        if ptr.is_null() {
+            break;
+        }
+        // SAFETY: each non-null entry is a valid NUL-terminated string.
+        let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes().to_vec();
+        args.push(OsString::from_vec(bytes));
+    }
+    args
+}
