@@ -1,4 +1,173 @@
-//! pidone (skeleton)
+//! pidone: a tiny, correct PID 1 for containers.
+//!
+//! pidone runs one command as its child, forwards every catchable signal to it, reaps every
+//! zombie, and exits with the child's status. It is a drop-in for tini, dumb-init and catatonit
+//! (chosen by the name it is invoked as) and adds opt-in grace-period escalation, waiting for all
+//! descendants, a pre-stop delay, privilege dropping and JSON logs.
+//!
+//! # Lifecycle
+//! 1. [`cli`] parses the command line (getopt-style, stopping at the first operand or `--`);
+//!    [`config`] merges it with the environment and the persona's defaults.
+//! 2. Set-up, where any failure ends pidone with one line on stderr: `--user` is resolved
+//!    ([`user`]); every blockable signal is blocked and a signalfd opened **before** the child
+//!    exists, so no signal is lost during start-up; pidone becomes a subreaper when it is not
+//!    PID 1; the child is spawned ([`spawn`]) with the signal mask pidone inherited.
+//! 3. pidone moves to `/` and closes the descriptors it inherited, then enters the loop
+//!    ([`supervise`]): signals are forwarded by number, SIGCHLD triggers a reap sweep ([`reap`]).
+//! 4. When the main child has been reaped, pidone finishes the sweep and exits ([`status`]).
+//!
+//! # Invariants
+//! - Once the child runs, only the main child's exit ends pidone; errors are logged and the loop
+//!   goes on. No panics on runtime paths (no unwrap/expect/indexing), `panic = "abort"` anyway.
+//! - Logging never panics and never kills pidone ([`log`]).
+//! - No periodic wake-ups: the loop blocks with no timeout unless a timer is armed.
+//! - All `unsafe` lives in [`sys`].
+//!
+//! # Exit codes
+//! | situation | code |
+//! |---|---|
+//! | child exited with N | N (0 if N was given to `-e`) |
+//! | child killed by signal N | 128 + N |
+//! | command not found | 127 |
+//! | command found but not executable, a directory, permission denied | 126 |
+//! | usage error, other failure to start | 1 |
+//! | `-h`, `--version`, `-l`/`-L`; pause mode on SIGTERM/SIGINT | 0 |
+
+pub mod cli;
+pub mod config;
+pub mod log;
+pub mod parse;
+pub mod reap;
+pub mod signals;
+pub mod spawn;
+pub mod status;
+pub mod supervise;
 pub mod sys;
-/// Runs pidone.
-pub fn run(_args: Vec<std::ffi::OsString>) -> i32 { 1 }
+pub mod tree;
+pub mod user;
+
+use std::ffi::OsString;
+
+use cli::{Persona, Request};
+use config::Config;
+use log::Level;
+use signals::SignalSet;
+use spawn::{Inherited, StartError};
+use supervise::Supervisor;
+use sys::Session;
+
+/// Runs pidone with `args` (including `argv[0]`) and returns its exit code.
+pub fn run(args: Vec<OsString>) -> i32 {
+    let persona = args
+        .first()
+        .map_or(Persona::Pidone, |arg0| Persona::from_argv0(arg0));
+    let options = match cli::parse(&args) {
+        Ok(Request::Run(options)) => options,
+        Ok(Request::Help) => return print(&cli::help(persona)),
+        Ok(Request::Version) => return print(&cli::version_line()),
+        Ok(Request::License) => return print(cli::license()),
+        Err(cli::UsageError(message)) => {
+            log::fatal(&message);
+            return 1;
+        }
+    };
+    let config = match Config::build(persona, options, &|name: &str| std::env::var_os(name)) {
+        Ok(config) => config,
+        Err(message) => {
+            log::fatal(&message);
+            return 1;
+        }
+    };
+    let log_name = if persona == Persona::Tini {
+        "tini"
+    } else {
+        "pidone"
+    };
+    log::init(config.verbosity, config.log_format, log_name);
+    match start(&config) {
+        Ok(supervisor) => supervisor.run(),
+        Err(error) => {
+            log::fatal(&error.message);
+            error.exit_code
+        }
+    }
+}
+
+fn print(text: &str) -> i32 {
+    sys::write_all_ignoring_errors(libc::STDOUT_FILENO, text.as_bytes());
+    0
+}
+
+fn setup_error(what: &str, error: impl std::fmt::Display) -> StartError {
+    StartError {
+        message: format!("{what}: {error}"),
+        exit_code: 1,
+    }
+}
+
+/// Set-up: everything that may still fail before the child runs.
+fn start(config: &Config) -> Result<Supervisor<'_>, StartError> {
+    let user = match &config.user {
+        Some(spec) => Some(user::resolve(spec).map_err(|why| setup_error("--user", why))?),
+        None => None,
+    };
+    let blocked = SignalSet::blockable();
+    let inherited_mask =
+        sys::set_signal_mask(blocked).map_err(|e| setup_error("cannot block signals", e))?;
+    let sigchld_ignored =
+        sys::reset_ignored_sigchld().map_err(|e| setup_error("cannot reset SIGCHLD", e))?;
+    let signal_fd =
+        sys::signalfd(blocked).map_err(|e| setup_error("cannot create a signalfd", e))?;
+    if sys::own_pid() != 1
+        && let Err(error) = sys::set_child_subreaper()
+    {
+        log::warn(
+            "subreaper_failed",
+            &format!(
+                "cannot register as child subreaper ({error}); orphans will not be reaped by pidone"
+            ),
+        );
+    }
+    if let Some(sig) = config.pdeath_signal {
+        sys::set_parent_death_signal(sig)
+            .map_err(|e| setup_error("cannot set the parent-death signal", e))?;
+    }
+    let child = if config.pause {
+        None
+    } else {
+        let session = if config.new_session {
+            if sys::is_tty(libc::STDIN_FILENO) {
+                let _ = sys::detach_controlling_tty();
+            }
+            Session::NewSession
+        } else {
+            Session::OwnGroup
+        };
+        let inherited = Inherited {
+            mask: inherited_mask,
+            sigchld_ignored,
+        };
+        let pid = spawn::spawn_child(&config.command, session, &inherited, user.as_ref())?;
+        if log::enabled(Level::Info) {
+            let program = config
+                .command
+                .first()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            log::event(
+                Level::Info,
+                "child_started",
+                &format!("Spawned child process '{program}' with pid '{pid}'"),
+                &[
+                    log::Field::Int("pid", pid.into()),
+                    log::Field::Args("argv", &config.command),
+                ],
+            );
+        }
+        Some(pid)
+    };
+    // pidone must not pin a mount or hold the files it inherited; the child has its own copies.
+    let _ = std::env::set_current_dir("/");
+    sys::close_inherited_fds(std::os::fd::AsRawFd::as_raw_fd(&signal_fd));
+    Ok(Supervisor::new(config, signal_fd, child))
+}

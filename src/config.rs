@@ -1,0 +1,436 @@
+//! The settled configuration: command line, environment and persona defaults merged into one
+//! plain value that the rest of pidone reads.
+//!
+//! Precedence, highest first: a command-line flag; its `PIDONE_*` variable; the anchors' own
+//! variables (`TINI_*`, `DUMB_INIT_*`, `CATATONIT_DEBUG`, each with its anchor's semantics); the
+//! persona's default. An invalid `PIDONE_*` value is a usage error naming the variable.
+
+use std::ffi::{OsStr, OsString};
+use std::time::Duration;
+
+use crate::cli::{CliOptions, Persona};
+use crate::log::{Format, Level};
+use crate::parse::{self, ForwardTarget, UserSpec};
+use crate::signals::{self, JOB_CONTROL_STOPS};
+use crate::status::ExpectedCodes;
+
+/// Where `--wait-all` takes its grace period from when `--grace-period` is not given.
+pub const DEFAULT_WAIT_ALL_GRACE: Duration = Duration::from_secs(5);
+
+/// Signal rewrites: `map[n]` is what signal `n` is forwarded as (0 = dropped).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rewrites {
+    map: [u8; 65],
+    explicit: signals::SignalSet,
+}
+
+impl Default for Rewrites {
+    fn default() -> Self {
+        let mut map = [0u8; 65];
+        for (sig, slot) in map.iter_mut().enumerate() {
+            *slot = sig as u8;
+        }
+        Rewrites {
+            map,
+            explicit: signals::SignalSet::EMPTY,
+        }
+    }
+}
+
+impl Rewrites {
+    /// Forward `from` as `to` (0 drops it).
+    pub fn set(&mut self, from: i32, to: i32) {
+        if let (Some(slot), Ok(to)) = (self.map.get_mut(from as usize), u8::try_from(to)) {
+            *slot = to;
+            self.explicit.insert(from);
+        }
+    }
+
+    /// What `sig` is forwarded as (0 = drop).
+    pub fn apply(&self, sig: i32) -> i32 {
+        usize::try_from(sig)
+            .ok()
+            .and_then(|i| self.map.get(i))
+            .map_or(sig, |&to| i32::from(to))
+    }
+
+    /// Whether the user rewrote `sig` explicitly.
+    pub fn is_explicit(&self, sig: i32) -> bool {
+        self.explicit.contains(sig)
+    }
+}
+
+/// Everything pidone needs to know to run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Persona chosen by `argv[0]`.
+    pub persona: Persona,
+    /// The child's argv (empty in pause mode).
+    pub command: Vec<OsString>,
+    /// catatonit's pause mode.
+    pub pause: bool,
+    /// Log level.
+    pub verbosity: Level,
+    /// Log format.
+    pub log_format: Format,
+    /// Warn about reaped processes other than the main child.
+    pub warn_on_reap: bool,
+    /// Where forwarded signals go.
+    pub forward_to: ForwardTarget,
+    /// dumb-init's setsid mode: new session, SIGTERM to the group when the child exits.
+    pub new_session: bool,
+    /// dumb-init: after forwarding a stop signal, suspend pidone itself.
+    pub suspend_after_stop: bool,
+    /// Signal rewrites.
+    pub rewrites: Rewrites,
+    /// Exit codes mapped to 0.
+    pub expected: ExpectedCodes,
+    /// Parent-death signal.
+    pub pdeath_signal: Option<i32>,
+    /// `--grace-period`.
+    pub grace_period: Option<Duration>,
+    /// `--wait-all`.
+    pub wait_all: bool,
+    /// Signal for `--wait-all`.
+    pub wait_all_signal: i32,
+    /// `--stop-delay`.
+    pub stop_delay: Option<Duration>,
+    /// `--user`.
+    pub user: Option<UserSpec>,
+}
+
+/// Reads one environment variable; injected so tests need not touch the process environment.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<OsString>;
+
+/// A usage error in the environment: `VARIABLE: reason`.
+fn env_error(name: &str, why: String) -> String {
+    format!("{name}: {why}")
+}
+
+/// Reads and parses `PIDONE_<...>`; `Ok(None)` when unset.
+fn env_value<T>(
+    env: EnvLookup<'_>,
+    name: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, String> {
+    match env(name) {
+        None => Ok(None),
+        Some(raw) => {
+            let text = raw
+                .to_str()
+                .ok_or_else(|| env_error(name, "not valid UTF-8".to_string()))?;
+            parse(text).map(Some).map_err(|why| env_error(name, why))
+        }
+    }
+}
+
+/// tini's `atoi`: leading digits, else 0.
+fn atoi(text: &OsStr) -> u8 {
+    let digits: String = text
+        .to_string_lossy()
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse::<u32>().map_or(0, |n| n.min(4) as u8)
+}
+
+fn level_from(number: u8) -> Level {
+    match number {
+        0 => Level::Error,
+        1 => Level::Warn,
+        2 => Level::Info,
+        3 => Level::Debug,
+        _ => Level::Trace,
+    }
+}
+
+impl Config {
+    /// Merges the command line, the environment and the persona's defaults.
+    pub fn build(persona: Persona, cli: CliOptions, env: EnvLookup<'_>) -> Result<Config, String> {
+        let is_set = |name: &str| env(name).is_some();
+        let is_exactly = |name: &str, want: &str| env(name).is_some_and(|v| v == want);
+        let flag = |given: bool, name: &str| -> Result<bool, String> {
+            if given {
+                return Ok(true);
+            }
+            Ok(env_value(env, name, parse::boolean)?.unwrap_or(false))
+        };
+
+        let verbosity = if cli.verbose > 0 {
+            let level = 1 + cli.verbose;
+            if persona == Persona::DumbInit {
+                level.max(3)
+            } else {
+                level
+            }
+        } else if let Some(level) = env_value(env, "PIDONE_VERBOSITY", parse::verbosity)? {
+            level
+        } else if let Some(raw) = env("TINI_VERBOSITY") {
+            atoi(&raw)
+        } else if is_exactly("DUMB_INIT_DEBUG", "1") || is_set("CATATONIT_DEBUG") {
+            3
+        } else {
+            1
+        };
+
+        // Accepted for tini compatibility: pidone registers as subreaper whenever it is not PID 1.
+        let _subreaper = flag(cli.subreaper, "PIDONE_SUBREAPER")? || is_set("TINI_SUBREAPER");
+
+        let single_child =
+            flag(cli.single_child, "PIDONE_SINGLE_CHILD")? || is_exactly("DUMB_INIT_SETSID", "0");
+        let new_session = persona == Persona::DumbInit && !single_child;
+
+        let forward_to = if let Some(target) = cli.forward_to {
+            target
+        } else if cli.process_group {
+            ForwardTarget::Group
+        } else if let Some(target) = env_value(env, "PIDONE_FORWARD_TO", parse::forward_target)? {
+            target
+        } else if is_set("TINI_KILL_PROCESS_GROUP") || new_session {
+            ForwardTarget::Group
+        } else {
+            ForwardTarget::Child
+        };
+
+        let mut rewrites = Rewrites::default();
+        let rewrite_list = if cli.rewrites.is_empty() {
+            env_value(env, "PIDONE_REWRITE", parse::rewrite_list)?.unwrap_or_default()
+        } else {
+            cli.rewrites
+        };
+        for (from, to) in rewrite_list {
+            rewrites.set(from, to);
+        }
+        if new_session {
+            for sig in JOB_CONTROL_STOPS {
+                if !rewrites.is_explicit(sig) {
+                    rewrites.set(sig, libc::SIGSTOP);
+                }
+            }
+        }
+
+        let mut expected = ExpectedCodes::default();
+        let expect_list = if cli.expect_exit.is_empty() {
+            env_value(env, "PIDONE_EXPECT_EXIT", parse::exit_code_list)?.unwrap_or_default()
+        } else {
+            cli.expect_exit
+        };
+        for code in expect_list {
+            expected.insert(code);
+        }
+
+        let pause = flag(cli.pause, "PIDONE_PAUSE")?;
+        if cli.command.is_empty() && !pause {
+            return Err(
+                "no command given (usage: pidone [OPTIONS] [--] COMMAND [ARGS...]; see -h)"
+                    .to_string(),
+            );
+        }
+
+        Ok(Config {
+            persona,
+            command: if pause { Vec::new() } else { cli.command },
+            pause,
+            verbosity: level_from(verbosity),
+            log_format: match cli.log_format {
+                Some(format) => format,
+                None => env_value(env, "PIDONE_LOG_FORMAT", parse::log_format)?.unwrap_or_default(),
+            },
+            warn_on_reap: flag(cli.warn_on_reap, "PIDONE_WARN_ON_REAP")?,
+            forward_to,
+            new_session,
+            suspend_after_stop: persona == Persona::DumbInit,
+            rewrites,
+            expected,
+            pdeath_signal: match cli.pdeath_signal {
+                Some(sig) => Some(sig),
+                None => env_value(env, "PIDONE_PDEATH_SIGNAL", signals::parse)?,
+            },
+            grace_period: match cli.grace_period {
+                Some(period) => Some(period),
+                None => env_value(env, "PIDONE_GRACE_PERIOD", parse::duration)?,
+            },
+            wait_all: flag(cli.wait_all, "PIDONE_WAIT_ALL")?,
+            wait_all_signal: match cli.wait_all_signal {
+                Some(sig) => sig,
+                None => env_value(env, "PIDONE_WAIT_ALL_SIGNAL", signals::parse)?
+                    .unwrap_or(libc::SIGTERM),
+            },
+            stop_delay: match cli.stop_delay {
+                Some(delay) => Some(delay),
+                None => env_value(env, "PIDONE_STOP_DELAY", parse::duration)?,
+            },
+            user: match cli.user {
+                Some(user) => Some(user),
+                None => env_value(env, "PIDONE_USER", parse::user_spec)?,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn build(persona: Persona, cli: CliOptions, vars: &[(&str, &str)]) -> Result<Config, String> {
+        let vars: HashMap<String, OsString> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        Config::build(persona, cli, &|name: &str| vars.get(name).cloned())
+    }
+
+    fn with_command() -> CliOptions {
+        CliOptions {
+            command: vec!["true".into()],
+            ..CliOptions::default()
+        }
+    }
+
+    #[test]
+    fn cli_beats_pidone_env_beats_anchor_env() {
+        let cli = CliOptions {
+            grace_period: Some(Duration::from_secs(1)),
+            ..with_command()
+        };
+        let config = build(Persona::Pidone, cli, &[("PIDONE_GRACE_PERIOD", "9s")]);
+        assert_eq!(
+            config.map(|c| c.grace_period),
+            Ok(Some(Duration::from_secs(1)))
+        );
+        let config = build(
+            Persona::Pidone,
+            with_command(),
+            &[("PIDONE_GRACE_PERIOD", "9s")],
+        );
+        assert_eq!(
+            config.map(|c| c.grace_period),
+            Ok(Some(Duration::from_secs(9)))
+        );
+        let config = build(
+            Persona::Pidone,
+            with_command(),
+            &[
+                ("PIDONE_FORWARD_TO", "child"),
+                ("TINI_KILL_PROCESS_GROUP", ""),
+            ],
+        );
+        assert_eq!(config.map(|c| c.forward_to), Ok(ForwardTarget::Child));
+        let cli = CliOptions {
+            verbose: 1,
+            ..with_command()
+        };
+        let config = build(Persona::Tini, cli, &[("TINI_VERBOSITY", "0")]);
+        assert_eq!(config.map(|c| c.verbosity), Ok(Level::Info));
+    }
+
+    #[test]
+    fn anchor_env_semantics() {
+        let group = |vars: &[(&str, &str)]| {
+            build(Persona::Tini, with_command(), vars).map(|c| c.forward_to)
+        };
+        assert_eq!(
+            group(&[("TINI_KILL_PROCESS_GROUP", "0")]),
+            Ok(ForwardTarget::Group)
+        );
+        assert_eq!(group(&[]), Ok(ForwardTarget::Child));
+        let session = |vars: &[(&str, &str)]| {
+            build(Persona::DumbInit, with_command(), vars).map(|c| c.new_session)
+        };
+        assert_eq!(session(&[]), Ok(true));
+        assert_eq!(session(&[("DUMB_INIT_SETSID", "0")]), Ok(false));
+        assert_eq!(session(&[("DUMB_INIT_SETSID", "1")]), Ok(true));
+        assert_eq!(session(&[("DUMB_INIT_SETSID", "false")]), Ok(true));
+        let level = |persona, vars: &[(&str, &str)]| {
+            build(persona, with_command(), vars).map(|c| c.verbosity)
+        };
+        assert_eq!(
+            level(Persona::DumbInit, &[("DUMB_INIT_DEBUG", "1")]),
+            Ok(Level::Debug)
+        );
+        assert_eq!(
+            level(Persona::DumbInit, &[("DUMB_INIT_DEBUG", "yes")]),
+            Ok(Level::Warn)
+        );
+        assert_eq!(
+            level(Persona::Catatonit, &[("CATATONIT_DEBUG", "")]),
+            Ok(Level::Debug)
+        );
+        assert_eq!(
+            level(Persona::Tini, &[("TINI_VERBOSITY", "junk")]),
+            Ok(Level::Error)
+        );
+    }
+
+    #[test]
+    fn dumb_init_rewrites_job_control_unless_the_user_did() {
+        let config = build(Persona::DumbInit, with_command(), &[]).map(|c| c.rewrites);
+        let rewrites = config.unwrap_or_default();
+        assert_eq!(rewrites.apply(libc::SIGTSTP), libc::SIGSTOP);
+        assert_eq!(rewrites.apply(libc::SIGTTIN), libc::SIGSTOP);
+        let cli = CliOptions {
+            rewrites: vec![(libc::SIGTSTP, libc::SIGUSR1)],
+            ..with_command()
+        };
+        let rewrites = build(Persona::DumbInit, cli, &[])
+            .map(|c| c.rewrites)
+            .unwrap_or_default();
+        assert_eq!(rewrites.apply(libc::SIGTSTP), libc::SIGUSR1);
+        assert_eq!(rewrites.apply(libc::SIGTTOU), libc::SIGSTOP);
+        let cli = CliOptions {
+            single_child: true,
+            ..with_command()
+        };
+        let rewrites = build(Persona::DumbInit, cli, &[])
+            .map(|c| c.rewrites)
+            .unwrap_or_default();
+        assert_eq!(rewrites.apply(libc::SIGTSTP), libc::SIGTSTP);
+    }
+
+    #[test]
+    fn invalid_environment_names_the_variable() {
+        for (name, value) in [
+            ("PIDONE_GRACE_PERIOD", "soon"),
+            ("PIDONE_FORWARD_TO", "everyone"),
+            ("PIDONE_WAIT_ALL", "maybe"),
+            ("PIDONE_REWRITE", "TERM"),
+            ("PIDONE_EXPECT_EXIT", "300"),
+            ("PIDONE_USER", ""),
+            ("PIDONE_LOG_FORMAT", "xml"),
+            ("PIDONE_VERBOSITY", "loud"),
+            ("PIDONE_PDEATH_SIGNAL", "NOPE"),
+            ("PIDONE_WAIT_ALL_SIGNAL", "0"),
+            ("PIDONE_STOP_DELAY", "-1s"),
+        ] {
+            let err = build(Persona::Pidone, with_command(), &[(name, value)])
+                .err()
+                .unwrap_or_default();
+            assert!(
+                err.starts_with(&format!("{name}: ")),
+                "{name}={value}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_command_is_an_error_except_in_pause_mode() {
+        assert!(build(Persona::Pidone, CliOptions::default(), &[]).is_err());
+        let config = build(
+            Persona::Catatonit,
+            CliOptions {
+                pause: true,
+                ..CliOptions::default()
+            },
+            &[],
+        );
+        assert!(config.is_ok_and(|c| c.pause));
+        let config = build(
+            Persona::Pidone,
+            CliOptions::default(),
+            &[("PIDONE_PAUSE", "1")],
+        );
+        assert!(config.is_ok_and(|c| c.pause));
+    }
+}

@@ -1,0 +1,240 @@
+//! Signal numbers, names and sets, in the kernel's numbering.
+//!
+//! pidone forwards signals **by number** (`c_int`), never through a typed enum, because the typed
+//! enums of libc wrappers cannot express the real-time signals. Names follow the Linux ABI and the
+//! conventions of `kill -l` and Docker: SIGRTMIN is 34 and SIGRTMAX is 64, whatever libc pidone is
+//! built with (musl reserves 32..=34 for itself and calls 35 SIGRTMIN; the kernel and every sender
+//! outside pidone do not).
+
+use std::borrow::Cow;
+
+/// Highest signal number on Linux.
+pub const SIGMAX: i32 = 64;
+/// First real-time signal as the kernel ABI, glibc and Docker number it.
+pub const SIGRTMIN: i32 = 34;
+/// Last real-time signal.
+pub const SIGRTMAX: i32 = 64;
+
+/// Standard signal names, indexed by number (index 0 unused).
+const STANDARD_NAMES: [&str; 32] = [
+    "", "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
+    "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
+    "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+];
+
+/// Alternative names accepted on input.
+const ALIASES: [(&str, i32); 4] = [
+    ("IOT", libc::SIGABRT),
+    ("POLL", libc::SIGIO),
+    ("CLD", libc::SIGCHLD),
+    ("UNUSED", libc::SIGSYS),
+];
+
+/// Signals the kernel raises synchronously when a process faults. pidone blocks them like every
+/// other signal (the kernel still forces a real fault through a blocked mask, so a crash in pidone
+/// stays visible) and forwards them only when another process sent them with `kill`/`sigqueue`.
+pub const FAULT_SIGNALS: [i32; 7] = [
+    libc::SIGSEGV,
+    libc::SIGBUS,
+    libc::SIGFPE,
+    libc::SIGILL,
+    libc::SIGABRT,
+    libc::SIGTRAP,
+    libc::SIGSYS,
+];
+
+/// The "stopping" signals: after forwarding one of these, `--grace-period` starts counting.
+pub const STOPPING_SIGNALS: [i32; 4] = [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT, libc::SIGHUP];
+
+/// Job-control stop signals that dumb-init rewrites to SIGSTOP in its default (setsid) mode.
+pub const JOB_CONTROL_STOPS: [i32; 3] = [libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
+
+/// Returns true for a fault signal (see [`FAULT_SIGNALS`]).
+pub fn is_fault(sig: i32) -> bool {
+    FAULT_SIGNALS.contains(&sig)
+}
+
+/// Returns true when the siginfo code says a process sent the signal (`kill`, `tkill`,
+/// `sigqueue`, ...): the kernel's own codes are positive, user codes are zero or negative.
+pub fn sent_by_process(si_code: i32) -> bool {
+    si_code <= 0
+}
+
+/// The canonical name of a signal: `SIGTERM`, `SIGRTMIN+3`, `SIGRTMAX-1`, `SIG32`.
+pub fn name(sig: i32) -> Cow<'static, str> {
+    match sig {
+        1..=31 => match STANDARD_NAMES.get(sig as usize) {
+            Some(short) => Cow::Owned(format!("SIG{short}")),
+            None => Cow::Owned(format!("SIG{sig}")),
+        },
+        SIGRTMIN => Cow::Borrowed("SIGRTMIN"),
+        SIGRTMAX => Cow::Borrowed("SIGRTMAX"),
+        35..=48 => Cow::Owned(format!("SIGRTMIN+{}", sig - SIGRTMIN)),
+        49..=63 => Cow::Owned(format!("SIGRTMAX-{}", SIGRTMAX - sig)),
+        _ => Cow::Owned(format!("SIG{sig}")),
+    }
+}
+
+/// Parses a signal given as a number (`15`), a name with or without `SIG` in any case (`TERM`,
+/// `SIGTERM`, `term`), or a real-time name (`RTMIN`, `RTMIN+3`, `SIGRTMAX-2`).
+///
+/// Accepts 1..=64. The error is a short reason; callers add which argument was bad.
+pub fn parse(text: &str) -> Result<i32, String> {
+    let invalid = || format!("invalid signal '{text}'");
+    if text.is_empty() {
+        return Err(invalid());
+    }
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return match text.parse::<i32>() {
+            Ok(n @ 1..=SIGMAX) => Ok(n),
+            _ => Err(format!(
+                "signal number '{text}' is out of range 1..={SIGMAX}"
+            )),
+        };
+    }
+    let upper = text.to_ascii_uppercase();
+    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+    if let Some(found) = STANDARD_NAMES
+        .iter()
+        .position(|candidate| !candidate.is_empty() && *candidate == bare)
+    {
+        return i32::try_from(found).map_err(|_| invalid());
+    }
+    if bare != upper && !bare.is_empty() && bare.bytes().all(|b| b.is_ascii_digit()) {
+        return parse(bare); // SIG32, SIG33: the unnamed signals below SIGRTMIN
+    }
+    if let Some((_, sig)) = ALIASES.iter().find(|(alias, _)| *alias == bare) {
+        return Ok(*sig);
+    }
+    parse_realtime(bare).ok_or_else(invalid)
+}
+
+/// Parses `RTMIN`, `RTMIN+N`, `RTMAX`, `RTMAX-N` (without `SIG`, upper case).
+fn parse_realtime(bare: &str) -> Option<i32> {
+    let (base, rest, sign) = if let Some(rest) = bare.strip_prefix("RTMIN") {
+        (SIGRTMIN, rest, 1)
+    } else if let Some(rest) = bare.strip_prefix("RTMAX") {
+        (SIGRTMAX, rest, -1)
+    } else {
+        return None;
+    };
+    let offset = if rest.is_empty() {
+        0
+    } else {
+        let digits = match sign {
+            1 => rest.strip_prefix('+')?,
+            _ => rest.strip_prefix('-')?,
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 2 {
+            return None;
+        }
+        digits.parse::<i32>().ok()?
+    };
+    let sig = base + sign * offset;
+    (SIGRTMIN..=SIGRTMAX).contains(&sig).then_some(sig)
+}
+
+/// A set of signals 1..=64 as the kernel's 64-bit mask (bit `n - 1` for signal `n`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SignalSet(pub u64);
+
+impl SignalSet {
+    /// The empty set.
+    pub const EMPTY: SignalSet = SignalSet(0);
+
+    /// Every signal that can be blocked: 1..=64 except SIGKILL and SIGSTOP.
+    pub fn blockable() -> SignalSet {
+        let mut set = SignalSet(u64::MAX);
+        set.remove(libc::SIGKILL);
+        set.remove(libc::SIGSTOP);
+        set
+    }
+
+    fn bit(sig: i32) -> u64 {
+        match sig {
+            1..=SIGMAX => 1u64 << (sig - 1),
+            _ => 0,
+        }
+    }
+
+    /// Adds `sig` (out-of-range numbers are ignored).
+    pub fn insert(&mut self, sig: i32) {
+        self.0 |= Self::bit(sig);
+    }
+
+    /// Removes `sig`.
+    pub fn remove(&mut self, sig: i32) {
+        self.0 &= !Self::bit(sig);
+    }
+
+    /// Returns true if `sig` is in the set.
+    pub fn contains(self, sig: i32) -> bool {
+        self.0 & Self::bit(sig) != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_for_every_signal() {
+        for sig in 1..=SIGMAX {
+            let name = name(sig);
+            assert_eq!(parse(&name), Ok(sig), "{name}");
+            assert_eq!(parse(&sig.to_string()), Ok(sig));
+        }
+    }
+
+    #[test]
+    fn accepts_the_usual_spellings() {
+        assert_eq!(parse("TERM"), Ok(15));
+        assert_eq!(parse("SIGTERM"), Ok(15));
+        assert_eq!(parse("term"), Ok(15));
+        assert_eq!(parse("sigkill"), Ok(9));
+        assert_eq!(parse("RTMIN"), Ok(34));
+        assert_eq!(parse("RTMIN+3"), Ok(37));
+        assert_eq!(parse("SIGRTMAX-2"), Ok(62));
+        assert_eq!(parse("rtmax"), Ok(64));
+        assert_eq!(parse("IOT"), Ok(6));
+    }
+
+    #[test]
+    fn rejects_nonsense() {
+        for bad in [
+            "",
+            "0",
+            "65",
+            "-1",
+            "TERMX",
+            "SIG",
+            "RTMIN-1",
+            "RTMAX+1",
+            "RTMIN+31",
+            "RTMIN+",
+            "+15",
+            "1.5",
+            "99999999999999999999",
+            "SIGRTMIN+001",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn blockable_set_excludes_kill_and_stop_only() {
+        let set = SignalSet::blockable();
+        assert!(!set.contains(libc::SIGKILL) && !set.contains(libc::SIGSTOP));
+        assert_eq!(set.0.count_ones(), 62);
+        assert!(set.contains(64) && set.contains(1) && !set.contains(0) && !set.contains(65));
+    }
+
+    #[test]
+    fn fault_signals_only_forwarded_when_sent_by_a_process() {
+        assert!(sent_by_process(0)); // SI_USER
+        assert!(sent_by_process(-6)); // SI_TKILL
+        assert!(sent_by_process(-1)); // SI_QUEUE
+        assert!(!sent_by_process(1)); // SEGV_MAPERR
+        assert!(!sent_by_process(0x80)); // SI_KERNEL
+    }
+}

@@ -1,0 +1,462 @@
+//! The signal loop: wait for signals, forward them, reap children, enforce the timers, and decide
+//! when pidone exits.
+//!
+//! One blocking `read` on the signalfd drains up to 32 pending signals per wake-up; there is no
+//! timeout unless a timer (grace period, stop delay, `--wait-all` drain) is armed, so an idle
+//! pidone never wakes up. Once the child runs, nothing but the main child's exit (or, in pause
+//! mode, SIGTERM/SIGINT) ends this loop: every other error is logged and the loop goes on.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+use crate::cli::Persona;
+use crate::config::{Config, DEFAULT_WAIT_ALL_GRACE};
+use crate::log::{self, Field, Level};
+use crate::parse::{ForwardTarget, format_duration};
+use crate::reap::reap_all;
+use crate::signals::{self, STOPPING_SIGNALS};
+use crate::status::ChildExit;
+use crate::sys::{self, SIGNAL_BATCH, SignalInfo};
+use crate::tree;
+
+/// How long pidone waits for SIGKILLed descendants to disappear before it exits anyway.
+const KILL_SETTLE: Duration = Duration::from_secs(2);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// The main child runs (or pause mode waits for TERM/INT).
+    Running,
+    /// `--wait-all`: the main child is gone; waiting for the other descendants.
+    Draining { deadline: Instant, killed: bool },
+    /// Exit with this code.
+    Done(i32),
+}
+
+/// The running supervisor.
+pub struct Supervisor<'a> {
+    config: &'a Config,
+    signal_fd: OwnedFd,
+    own_pid: i32,
+    /// The main child; `None` in pause mode or once it has been reaped.
+    child: Option<i32>,
+    started: Instant,
+    phase: Phase,
+    exit_code: i32,
+    /// When the grace period ends and which signal started it.
+    grace: Option<(Instant, i32)>,
+    /// When a SIGTERM held by `--stop-delay` is released.
+    held_term: Option<Instant>,
+}
+
+impl<'a> Supervisor<'a> {
+    /// A supervisor for `child` (None: pause mode), reading signals from `signal_fd`.
+    pub fn new(config: &'a Config, signal_fd: OwnedFd, child: Option<i32>) -> Supervisor<'a> {
+        Supervisor {
+            config,
+            signal_fd,
+            own_pid: sys::own_pid(),
+            child,
+            started: Instant::now(),
+            phase: Phase::Running,
+            exit_code: 0,
+            grace: None,
+            held_term: None,
+        }
+    }
+
+    /// Runs until the main child has exited; returns pidone's exit code.
+    pub fn run(mut self) -> i32 {
+        let mut batch = [SignalInfo::default(); SIGNAL_BATCH];
+        loop {
+            if let Phase::Done(code) = self.phase {
+                log::event(
+                    Level::Info,
+                    "exiting",
+                    &format!("Exiting with status {code}"),
+                    &[Field::Int("exit_code", code.into())],
+                );
+                return code;
+            }
+            if let Some(deadline) = self.next_deadline() {
+                let now = Instant::now();
+                if deadline <= now || !self.wait_readable(deadline - now) {
+                    self.on_deadline(Instant::now());
+                    continue;
+                }
+            }
+            let count = match sys::read_signals(&self.signal_fd, &mut batch) {
+                Ok(count) => count,
+                Err(error) => {
+                    log::warn("read_failed", &format!("reading signals failed: {error}"));
+                    continue;
+                }
+            };
+            let mut sigchld = false;
+            for info in batch.iter().take(count) {
+                if info.signo == libc::SIGCHLD {
+                    sigchld = true;
+                } else {
+                    self.on_signal(*info);
+                }
+            }
+            if sigchld {
+                log::event(Level::Trace, "sigchld", "Received SIGCHLD", &[]);
+                self.reap();
+            }
+        }
+    }
+
+    /// Waits until the signalfd is readable or `timeout` passes; true if readable.
+    fn wait_readable(&self, timeout: Duration) -> bool {
+        let millis = timeout.as_millis().saturating_add(1).min(i32::MAX as u128) as i32;
+        let mut fds = [PollFd::new(self.signal_fd.as_fd(), PollFlags::POLLIN)];
+        match poll(
+            &mut fds,
+            PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX),
+        ) {
+            Ok(0) => false,
+            Ok(_) => true,
+            Err(_) => true, // EINTR and friends: let read decide
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let draining = match self.phase {
+            Phase::Draining { deadline, .. } => Some(deadline),
+            _ => None,
+        };
+        [self.grace.map(|(at, _)| at), self.held_term, draining]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn on_deadline(&mut self, now: Instant) {
+        if self.held_term.is_some_and(|at| at <= now) {
+            self.held_term = None;
+            self.forward(libc::SIGTERM);
+        }
+        if let Some((at, cause)) = self.grace
+            && at <= now
+        {
+            self.grace = None;
+            self.escalate(cause);
+        }
+        if let Phase::Draining { deadline, killed } = self.phase
+            && deadline <= now
+        {
+            if killed {
+                log::warn(
+                    "wait_all_gave_up",
+                    "descendants still present after SIGKILL; exiting anyway",
+                );
+                self.phase = Phase::Done(self.exit_code);
+            } else {
+                let count = self.signal_everyone(libc::SIGKILL);
+                log::event(
+                    Level::Warn,
+                    "wait_all_killed",
+                    &format!(
+                        "--wait-all: descendants still running after the grace period; sent SIGKILL to {count}"
+                    ),
+                    &[
+                        Field::Str("signal", "SIGKILL"),
+                        Field::Int("processes", count as i64),
+                    ],
+                );
+                self.phase = Phase::Draining {
+                    deadline: now + KILL_SETTLE,
+                    killed: true,
+                };
+            }
+        }
+    }
+
+    /// Grace period over: SIGKILL the main child and everything it forwards to.
+    fn escalate(&mut self, cause: i32) {
+        let Some(child) = self.child else { return };
+        let target = match self.config.forward_to {
+            ForwardTarget::Child => {
+                let _ = sys::kill(child, libc::SIGKILL);
+                format!("the child (pid {child})")
+            }
+            ForwardTarget::Group => {
+                let _ = sys::kill(-child, libc::SIGKILL);
+                let _ = sys::kill(child, libc::SIGKILL);
+                format!("the child's process group ({child})")
+            }
+            ForwardTarget::All => {
+                let count = self.signal_everyone(libc::SIGKILL);
+                let _ = sys::kill(child, libc::SIGKILL);
+                format!("every descendant ({count} processes)")
+            }
+        };
+        let period = self
+            .config
+            .grace_period
+            .map(format_duration)
+            .unwrap_or_default();
+        log::event(
+            Level::Warn,
+            "escalated",
+            &format!(
+                "grace period {period} expired after {}: sent SIGKILL to {target}",
+                signals::name(cause)
+            ),
+            &[
+                Field::Str("signal", "SIGKILL"),
+                Field::Str("after", &signals::name(cause)),
+                Field::Int(
+                    "grace_period_ms",
+                    self.config.grace_period.map_or(0, |d| d.as_millis() as i64),
+                ),
+                Field::Str("target", &target),
+            ],
+        );
+    }
+
+    fn on_signal(&mut self, info: SignalInfo) {
+        let sig = info.signo;
+        // pidone's own SIGPIPE (a broken stderr) or the SIGHUP/SIGCONT of its TIOCNOTTY.
+        if info.sender == self.own_pid && signals::sent_by_process(info.code) {
+            return;
+        }
+        // A fault signal is only forwarded when a process sent it; a real fault never gets here.
+        if signals::is_fault(sig) && !signals::sent_by_process(info.code) {
+            return;
+        }
+        if log::enabled(Level::Trace) {
+            log::event(
+                Level::Trace,
+                "signal_received",
+                &format!("Received signal: '{}'", signals::name(sig)),
+                &[Field::Int("signo", sig.into())],
+            );
+        }
+        if self.config.pause {
+            if sig == libc::SIGTERM || sig == libc::SIGINT {
+                self.phase = Phase::Done(0);
+            }
+            return;
+        }
+        if self.config.stop_delay.is_some() && self.child.is_some() {
+            if sig == libc::SIGTERM {
+                self.hold_or_release_term();
+                return;
+            }
+            if sig == libc::SIGINT && self.held_term.take().is_some() {
+                self.forward(libc::SIGTERM);
+            }
+        }
+        self.forward(sig);
+    }
+
+    /// `--stop-delay`: the first SIGTERM is held; a second one releases it at once.
+    fn hold_or_release_term(&mut self) {
+        if self.held_term.take().is_some() {
+            self.forward(libc::SIGTERM);
+            return;
+        }
+        let delay = self.config.stop_delay.unwrap_or_default();
+        self.held_term = Some(Instant::now() + delay);
+        log::event(
+            Level::Info,
+            "stop_delayed",
+            &format!(
+                "Holding SIGTERM for {} (--stop-delay)",
+                format_duration(delay)
+            ),
+            &[Field::Int("delay_ms", delay.as_millis() as i64)],
+        );
+    }
+
+    /// Rewrites `sig` and delivers it to the configured target.
+    fn forward(&mut self, sig: i32) {
+        let to = self.config.rewrites.apply(sig);
+        let job_control_input = sig == libc::SIGTTIN || sig == libc::SIGTTOU;
+        if to == 0 || (job_control_input && to == sig && self.config.persona != Persona::DumbInit) {
+            log::event(
+                Level::Debug,
+                "signal_dropped",
+                &format!("Dropping signal: '{}'", signals::name(sig)),
+                &[Field::Str("signal", &signals::name(sig))],
+            );
+            return;
+        }
+        if to != sig {
+            log::event(
+                Level::Debug,
+                "signal_rewritten",
+                &format!(
+                    "Rewriting signal '{}' to '{}'",
+                    signals::name(sig),
+                    signals::name(to)
+                ),
+                &[
+                    Field::Str("from", &signals::name(sig)),
+                    Field::Str("to", &signals::name(to)),
+                ],
+            );
+        }
+        self.deliver(to);
+        if STOPPING_SIGNALS.contains(&to)
+            && self.grace.is_none()
+            && self.child.is_some()
+            && let Some(period) = self.config.grace_period
+        {
+            self.grace = Some((Instant::now() + period, to));
+        }
+        if self.config.suspend_after_stop
+            && matches!(
+                to,
+                libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
+            )
+        {
+            // dumb-init suspends itself too; as PID 1 the kernel ignores this.
+            let _ = sys::kill(self.own_pid, libc::SIGSTOP);
+        }
+    }
+
+    fn deliver(&self, sig: i32) {
+        if log::enabled(Level::Debug) {
+            log::event(
+                Level::Debug,
+                "signal_forwarded",
+                &format!("Passing signal: '{}'", signals::name(sig)),
+                &[
+                    Field::Str("signal", &signals::name(sig)),
+                    Field::Int("signo", sig.into()),
+                ],
+            );
+        }
+        let Some(child) = self.child else {
+            // The main child is gone (--wait-all drain): signals go to what is left.
+            self.signal_everyone(sig);
+            return;
+        };
+        let result = match self.config.forward_to {
+            ForwardTarget::Child => sys::kill(child, sig),
+            // A child that left its process group still gets the signal.
+            ForwardTarget::Group => sys::kill(-child, sig).or_else(|_| sys::kill(child, sig)),
+            ForwardTarget::All => {
+                self.signal_everyone(sig);
+                Ok(())
+            }
+        };
+        if let Err(error) = result
+            && error.raw_os_error() != Some(libc::ESRCH)
+        {
+            log::warn(
+                "forward_failed",
+                &format!("Passing signal '{}' failed: {error}", signals::name(sig)),
+            );
+        }
+    }
+
+    /// Signals every process pidone may reach in its tree; returns how many (as PID 1: 1 when
+    /// any was reached, since `kill(-1)` does not say how many).
+    fn signal_everyone(&self, sig: i32) -> usize {
+        if self.own_pid == 1 {
+            return usize::from(sys::kill(-1, sig).is_ok());
+        }
+        match tree::signal_descendants(self.own_pid, sig) {
+            Ok(count) => count,
+            Err(error) => {
+                // Without /proc pidone cannot find its tree; it still reaches the child's group.
+                log::warn(
+                    "tree_unavailable",
+                    &format!("cannot list descendants (/proc): {error}"),
+                );
+                self.child.map_or(0, |child| {
+                    usize::from(
+                        sys::kill(-child, sig)
+                            .or_else(|_| sys::kill(child, sig))
+                            .is_ok(),
+                    )
+                })
+            }
+        }
+    }
+
+    fn reap(&mut self) {
+        let sweep = reap_all(self.child, self.config.warn_on_reap);
+        if let Some(exit) = sweep.main_exit {
+            self.on_main_child_exit(exit, sweep.no_children_left);
+        } else if matches!(self.phase, Phase::Draining { .. }) && sweep.no_children_left {
+            self.phase = Phase::Done(self.exit_code);
+        }
+    }
+
+    fn on_main_child_exit(&mut self, exit: ChildExit, no_children_left: bool) {
+        let Some(child) = self.child.take() else {
+            return;
+        };
+        self.grace = None;
+        self.held_term = None;
+        let code = i32::from(self.config.expected.remap(exit.shell_code()));
+        self.exit_code = code;
+        let runtime_ms = self.started.elapsed().as_millis() as i64;
+        let message = match exit {
+            ChildExit::Code(status) => {
+                format!("Main child exited normally (with status '{status}')")
+            }
+            ChildExit::Signal(sig) => format!(
+                "Main child exited with signal (with signal '{}')",
+                signals::name(sig)
+            ),
+        };
+        let (status_field, signal_name) = match exit {
+            ChildExit::Code(status) => (Field::Int("status", status.into()), None),
+            ChildExit::Signal(sig) => (Field::Int("signo", sig.into()), Some(signals::name(sig))),
+        };
+        let mut fields = vec![
+            Field::Int("pid", child.into()),
+            status_field,
+            Field::Int("exit_code", code.into()),
+            Field::Int("runtime_ms", runtime_ms),
+        ];
+        if let Some(name) = &signal_name {
+            fields.push(Field::Str("signal", name));
+        }
+        log::event(Level::Info, "child_exited", &message, &fields);
+
+        if self.config.new_session {
+            // dumb-init: the child's session/group gets SIGTERM (after rewriting) on exit.
+            let term = self.config.rewrites.apply(libc::SIGTERM);
+            if term != 0 {
+                let _ = sys::kill(-child, term);
+            }
+        }
+        if !self.config.wait_all || no_children_left {
+            self.phase = Phase::Done(code);
+            return;
+        }
+        let sig = self.config.wait_all_signal;
+        let count = self.signal_everyone(sig);
+        let grace = self.config.grace_period.unwrap_or(DEFAULT_WAIT_ALL_GRACE);
+        log::event(
+            Level::Info,
+            "wait_all",
+            &format!(
+                "--wait-all: sent {} to the remaining descendants; waiting up to {}",
+                signals::name(sig),
+                format_duration(grace)
+            ),
+            &[
+                Field::Str("signal", &signals::name(sig)),
+                Field::Int("processes", count as i64),
+            ],
+        );
+        self.phase = Phase::Draining {
+            deadline: Instant::now() + grace,
+            killed: false,
+        };
+        // Descendants may already have exited between the sweep and the signal.
+        let sweep = reap_all(None, self.config.warn_on_reap);
+        if sweep.no_children_left {
+            self.phase = Phase::Done(code);
+        }
+    }
+}
