@@ -2,9 +2,11 @@
 //! careless parent (or a container runtime) might hand them to pidone.
 //!
 //! ```text
-//! with_mask [--block SIG,SIG...] [--ignore SIG,SIG...] -- CMD [ARGS...]
+//! with_mask [--block SIG,SIG...] [--ignore SIG,SIG...] [--raise SIG,SIG...] -- CMD [ARGS...]
 //! ```
 //! Blocks (sigprocmask) and ignores (SIG_IGN) the given signals, then execs CMD via the PATH.
+//! `--raise` sends those (blocked) signals to itself first: they stay pending across the exec,
+//! which is how a test delivers a signal "during start-up" without racing.
 //! If the exec fails it reports on stderr and exits 127.
 //!
 //! It has no Rust `main` (`#![no_main]`) because std's start-up code sets SIGPIPE to SIG_IGN,
@@ -33,6 +35,7 @@ fn run(args: Vec<OsString>) -> c_int {
     let mut args = args.into_iter();
     let mut block = Vec::new();
     let mut ignore = Vec::new();
+    let mut raise = Vec::new();
     let mut command: Vec<CString> = Vec::new();
     while let Some(arg) = args.next() {
         let list = match arg.to_str() {
@@ -45,6 +48,7 @@ fn run(args: Vec<OsString>) -> c_int {
             }
             Some("--block") => &mut block,
             Some("--ignore") => &mut ignore,
+            Some("--raise") => &mut raise,
             _ => return usage(&format!("unknown argument {arg:?}")),
         };
         let value = args.next().unwrap_or_default();
@@ -68,6 +72,20 @@ fn run(args: Vec<OsString>) -> c_int {
     if let Err(e) = common::mask(libc::SIG_BLOCK, &block) {
         warn("with_mask", &format!("sigprocmask: {e}"));
         return 1;
+    }
+    for &sig in &raise {
+        // SAFETY: kill takes plain integers; the signal is blocked, so it only becomes pending.
+        if unsafe { libc::kill(libc::getpid(), sig) } != 0 {
+            warn(
+                "with_mask",
+                &format!(
+                    "raise {}: {}",
+                    common::sig_name(sig),
+                    std::io::Error::last_os_error()
+                ),
+            );
+            return 1;
+        }
     }
     let Err(e) = nix::unistd::execvp(program, &command);
     warn("with_mask", &format!("cannot execute {program:?}: {e}"));

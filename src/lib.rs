@@ -132,12 +132,13 @@ fn start(config: &Config) -> Result<Supervisor<'_>, StartError> {
         sys::set_parent_death_signal(sig)
             .map_err(|e| setup_error("cannot set the parent-death signal", e))?;
     }
+    let mut detached_tty = false;
     let child = if config.pause {
         None
     } else {
         let session = if config.new_session {
             if sys::is_tty(libc::STDIN_FILENO) {
-                let _ = sys::detach_controlling_tty();
+                detached_tty = sys::detach_controlling_tty().is_ok();
             }
             Session::NewSession
         } else {
@@ -169,5 +170,5 @@ fn start(config: &Config) -> Result<Supervisor<'_>, StartError> {
     // pidone must not pin a mount or hold the files it inherited; the child has its own copies.
     let _ = std::env::set_current_dir("/");
     sys::close_inherited_fds(std::os::fd::AsRawFd::as_raw_fd(&signal_fd));
-    Ok(Supervisor::new(config, signal_fd, child))
+    Ok(Supervisor::new(config, signal_fd, child, detached_tty))
 }

@@ -48,11 +48,18 @@ pub struct Supervisor<'a> {
     grace: Option<(Instant, i32)>,
     /// When a SIGTERM held by `--stop-delay` is released.
     held_term: Option<Instant>,
+    /// pidone gave up its controlling terminal (dumb-init session mode).
+    detached_tty: bool,
 }
 
 impl<'a> Supervisor<'a> {
     /// A supervisor for `child` (None: pause mode), reading signals from `signal_fd`.
-    pub fn new(config: &'a Config, signal_fd: OwnedFd, child: Option<i32>) -> Supervisor<'a> {
+    pub fn new(
+        config: &'a Config,
+        signal_fd: OwnedFd,
+        child: Option<i32>,
+        detached_tty: bool,
+    ) -> Supervisor<'a> {
         Supervisor {
             config,
             signal_fd,
@@ -63,6 +70,7 @@ impl<'a> Supervisor<'a> {
             exit_code: 0,
             grace: None,
             held_term: None,
+            detached_tty,
         }
     }
 
@@ -219,8 +227,14 @@ impl<'a> Supervisor<'a> {
 
     fn on_signal(&mut self, info: SignalInfo) {
         let sig = info.signo;
-        // pidone's own SIGPIPE (a broken stderr) or the SIGHUP/SIGCONT of its TIOCNOTTY.
-        if info.sender == self.own_pid && signals::sent_by_process(info.code) {
+        // pidone's own SIGPIPE (a broken stderr) or the SIGHUP/SIGCONT of its TIOCNOTTY: the
+        // kernel names pidone as their sender. Other self-sent signals (a wrapper that did
+        // `kill -USR1 $$; exec pidone`) are forwarded like any other.
+        if info.sender == self.own_pid
+            && signals::sent_by_process(info.code)
+            && (sig == libc::SIGPIPE
+                || (self.detached_tty && (sig == libc::SIGHUP || sig == libc::SIGCONT)))
+        {
             return;
         }
         // A fault signal is only forwarded when a process sent it; a real fault never gets here.

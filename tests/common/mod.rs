@@ -1,0 +1,425 @@
+//! Shared harness for the integration tests: runs the real pidone binary as PID 1 of a new PID
+//! namespace (`unshare --pid --fork --mount-proc`, needs root) or directly (subreaper mode),
+//! reads the child's output line by line with timeouts, signals pidone by its host pid, and
+//! inspects /proc from outside. Every wait is bounded; `Drop` kills whatever is left.
+#![allow(unsafe_code)] // tests signal processes by raw number (libc::kill), as pidone does.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Default bound for any wait in the tests: long enough for a loaded CI machine, short enough
+/// that a hang fails instead of stalling the suite.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The pidone binary under test.
+pub fn pidone() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_pidone"))
+}
+
+/// A compiled example (test workload) next to the binary under test.
+pub fn example(name: &str) -> PathBuf {
+    let path = pidone().parent().unwrap().join("examples").join(name);
+    assert!(
+        path.exists(),
+        "example {name} not built at {}: run the README's test command",
+        path.display()
+    );
+    path
+}
+
+/// A symlink to pidone named `name` (selects the persona), in a per-process temp dir.
+pub fn persona_link(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pidone-personas-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let link = dir.join(name);
+    if !link.exists() {
+        let _ = std::os::unix::fs::symlink(pidone(), &link);
+    }
+    link
+}
+
+/// How to start pidone.
+pub enum Mode {
+    /// PID 1 of a new PID namespace (with a fresh /proc).
+    Pid1,
+    /// A plain child of the test (subreaper mode).
+    Direct,
+}
+
+/// A running pidone with its output streams.
+pub struct Run {
+    /// The process the test started (`unshare`, or pidone itself in `Direct` mode).
+    pub process: Child,
+    /// pidone's pid as seen from the test (host) namespace.
+    pub host_pid: i32,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+    /// Lines already read from stdout.
+    pub seen: Vec<String>,
+    exit: Option<i32>,
+    /// The write end of the child's stdin; dropping it sends EOF.
+    pub stdin: Option<std::process::ChildStdin>,
+}
+
+/// Starts `launcher... pidone args...` in `mode`; `prefix` runs before pidone (e.g. with_mask).
+pub fn start_with(
+    mode: Mode,
+    prefix: &[&OsStr],
+    program: &OsStr,
+    args: &[&OsStr],
+    env: &[(&str, &str)],
+) -> Run {
+    let mut command = match mode {
+        Mode::Pid1 => {
+            let mut c = Command::new("unshare");
+            c.args(["--pid", "--fork", "--mount-proc", "--kill-child"]);
+            c.args(prefix);
+            c.arg(program);
+            c
+        }
+        Mode::Direct => {
+            let mut parts = prefix.iter().chain([&program]);
+            let mut c = Command::new(parts.next().unwrap());
+            c.args(parts);
+            c
+        }
+    };
+    command.args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut process = command
+        .spawn()
+        .expect("cannot start pidone (is unshare installed? are we root?)");
+    let stdin = process.stdin.take();
+    let stdout = lines(process.stdout.take().unwrap());
+    let stderr = lines(process.stderr.take().unwrap());
+    let host_pid = match mode {
+        Mode::Direct => process.id() as i32,
+        Mode::Pid1 => find_child_of(&mut process),
+    };
+    Run {
+        process,
+        host_pid,
+        stdout,
+        stderr,
+        seen: Vec::new(),
+        exit: None,
+        stdin,
+    }
+}
+
+/// Starts pidone with `args` in `mode`.
+pub fn start(mode: Mode, args: &[&str]) -> Run {
+    let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    start_with(mode, &[], pidone().as_os_str(), &args, &[])
+}
+
+/// Starts pidone as PID 1 with `args`.
+pub fn pid1(args: &[&str]) -> Run {
+    start(Mode::Pid1, args)
+}
+
+fn lines(stream: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The first child of `parent` (unshare's forked child is pidone), waiting for it to appear;
+/// -1 if the launcher exited first (pidone already gone: nothing to signal).
+fn find_child_of(parent: &mut Child) -> i32 {
+    let deadline = Instant::now() + TIMEOUT;
+    let id = parent.id();
+    let path = format!("/proc/{id}/task/{id}/children");
+    loop {
+        if let Some(pid) = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        {
+            return pid;
+        }
+        let state = std::fs::read_to_string(format!("/proc/{id}/stat")).unwrap_or_default();
+        let exited = state
+            .rfind(')')
+            .and_then(|i| state[i + 1..].split_whitespace().next())
+            .is_none_or(|s| s == "Z");
+        if exited {
+            return -1;
+        }
+        assert!(Instant::now() < deadline, "the launcher never forked");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Waits until pidone sits in `read(2)` on its signalfd (fd `fd`), i.e. has finished start-up.
+pub fn wait_until_idle(pid: i32, fd: i32) {
+    let want = format!("0 {fd:#x} ");
+    let idle = eventually(TIMEOUT, || {
+        std::fs::read_to_string(format!("/proc/{pid}/syscall")).is_ok_and(|s| s.starts_with(&want))
+    });
+    assert!(idle, "pidone never blocked in read on fd {fd}");
+}
+
+impl Run {
+    /// Waits for a stdout line containing `needle`; returns it.
+    pub fn expect_line(&mut self, needle: &str) -> String {
+        self.expect_line_within(needle, TIMEOUT)
+    }
+
+    /// Waits up to `timeout` for a stdout line containing `needle`.
+    pub fn expect_line_within(&mut self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "no line with {needle:?} within {timeout:?}; seen {:?}",
+                    self.seen
+                ),
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!(
+                        "stdout closed before a line with {needle:?}; seen {:?}; stderr {:?}",
+                        self.seen,
+                        self.stderr_lines()
+                    )
+                }
+            }
+        }
+    }
+
+    /// Waits for the next stdout line.
+    pub fn next_line(&mut self) -> String {
+        match self.stdout.recv_timeout(TIMEOUT) {
+            Ok(line) => {
+                self.seen.push(line.clone());
+                line
+            }
+            Err(e) => panic!("no next line ({e:?}); seen {:?}", self.seen),
+        }
+    }
+
+    /// Sends `sig` to pidone (by its host pid).
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill takes plain integers.
+        let rc = unsafe { libc::kill(self.host_pid, sig) };
+        assert_eq!(rc, 0, "kill({}, {sig}) failed", self.host_pid);
+    }
+
+    /// Waits for the started process to exit; returns its exit code (128+N if killed by N).
+    pub fn wait(&mut self) -> i32 {
+        self.wait_within(TIMEOUT)
+    }
+
+    /// Waits up to `timeout` for the exit.
+    pub fn wait_within(&mut self, timeout: Duration) -> i32 {
+        if let Some(code) = self.exit {
+            return code;
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.process.try_wait().unwrap() {
+                use std::os::unix::process::ExitStatusExt;
+                let code = status
+                    .code()
+                    .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+                self.exit = Some(code);
+                return code;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "pidone did not exit within {timeout:?}; stdout {:?}; stderr so far {:?}",
+                    self.seen,
+                    self.stderr_now()
+                );
+            }
+            thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Returns true if the process has not exited.
+    pub fn running(&mut self) -> bool {
+        self.process.try_wait().unwrap().is_none()
+    }
+
+    /// All stderr lines (after exit: everything pidone wrote).
+    pub fn stderr_lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(line) = self.stderr.recv_timeout(Duration::from_millis(500)) {
+            out.push(line);
+        }
+        out
+    }
+
+    fn stderr_now(&self) -> Vec<String> {
+        self.stderr.try_iter().collect()
+    }
+
+    /// Reads stdout lines until the stream closes (after exit).
+    pub fn rest_of_stdout(&mut self) -> Vec<String> {
+        let deadline = Instant::now() + TIMEOUT;
+        while let Ok(line) = self
+            .stdout
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            self.seen.push(line);
+        }
+        self.seen.clone()
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if self.exit.is_none() {
+            // SAFETY: kill takes plain integers; SIGKILL of PID 1 ends the whole namespace.
+            unsafe { libc::kill(self.host_pid, libc::SIGKILL) };
+            let _ = self.process.kill();
+            let _ = self.process.wait();
+        }
+    }
+}
+
+/// Runs pidone to completion with `args` in `mode`; returns (exit code, stdout, stderr).
+pub fn run_to_end(mode: Mode, args: &[&str]) -> (i32, Vec<String>, Vec<String>) {
+    let mut run = start(mode, args);
+    let code = run.wait();
+    let stdout = run.rest_of_stdout();
+    (code, stdout, run.stderr_lines())
+}
+
+/// `/proc/<pid>/status` as a map.
+pub fn proc_status(pid: i32) -> HashMap<String, String> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// (pid, ppid, state) of every process on the host.
+fn processes() -> Vec<(i32, i32, char)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        let mut fields = stat[close + 1..].split_whitespace();
+        let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        let ppid = fields.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        out.push((pid, ppid, state));
+    }
+    out
+}
+
+/// Every descendant of `root` with its state.
+pub fn descendants(root: i32) -> Vec<(i32, char)> {
+    let all = processes();
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(all.iter().filter(|p| p.1 == parent).map(|p| p.0));
+        i += 1;
+    }
+    all.iter()
+        .filter(|p| found[1..].contains(&p.0))
+        .map(|p| (p.0, p.2))
+        .collect()
+}
+
+/// Zombies among `root`'s descendants.
+pub fn zombies_under(root: i32) -> usize {
+    descendants(root).iter().filter(|p| p.1 == 'Z').count()
+}
+
+/// Polls `condition` every few ms until true or `timeout`; returns whether it became true.
+pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The first child pid of `pid` (e.g. pidone's main child), waiting for it.
+pub fn first_child(pid: i32) -> i32 {
+    let path = format!("/proc/{pid}/task/{pid}/children");
+    let mut found = -1;
+    assert!(
+        eventually(TIMEOUT, || {
+            found = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse().ok())
+                .unwrap_or(-1);
+            found > 0
+        }),
+        "no child of {pid}"
+    );
+    found
+}
+
+/// Parses a `key=value` word from a line like `ready pid=5 pgid=5`.
+pub fn field(line: &str, key: &str) -> Option<String> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{key}=")).map(str::to_string))
+}
+
+/// Wraps a process the test started itself (custom launcher) whose direct child is pidone.
+pub fn adopt_process(mut process: Child, stdout: impl Read + Send + 'static) -> Run {
+    let host_pid = find_child_of(&mut process);
+    let (_tx, stderr) = channel();
+    Run {
+        process,
+        host_pid,
+        stdout: lines(stdout),
+        stderr,
+        seen: Vec::new(),
+        exit: None,
+        stdin: None,
+    }
+}

@@ -1,0 +1,435 @@
+//! The core behaviour of pidone as real PID 1 of a new PID namespace (and as a subreaper), checked
+//! from outside: exit codes, what the child received, /proc for zombies, masks, descriptors.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::ffi::OsStr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn ex(name: &str) -> String {
+    example(name).to_string_lossy().into_owned()
+}
+
+#[test]
+fn exit_codes_pass_through() {
+    for code in [0, 1, 2, 42, 126, 254, 255] {
+        let (got, _, stderr) = run_to_end(Mode::Pid1, &["--", &ex("exit_with"), &code.to_string()]);
+        assert_eq!(got, code, "stderr: {stderr:?}");
+    }
+}
+
+#[test]
+fn death_by_signal_is_128_plus_n() {
+    for (name, sig) in [
+        ("TERM", 15),
+        ("KILL", 9),
+        ("INT", 2),
+        ("QUIT", 3),
+        ("HUP", 1),
+        ("USR1", 10),
+        ("USR2", 12),
+        ("SEGV", 11),
+    ] {
+        let (got, _, stderr) = run_to_end(Mode::Pid1, &["--", &ex("exit_with"), "--signal", name]);
+        assert_eq!(got, 128 + sig, "{name}: stderr {stderr:?}");
+    }
+}
+
+/// Every catchable asynchronous signal, the real-time range and the fault signals sent with kill.
+#[test]
+fn every_forwarded_signal_reaches_the_child() {
+    let mut run = pid1(&["--", &ex("sigprint"), "--exit-on", "TERM"]);
+    run.expect_line("ready");
+    let mut signals: Vec<i32> = vec![
+        libc::SIGHUP,
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGPIPE,
+        libc::SIGALRM,
+        libc::SIGCONT,
+        libc::SIGTSTP,
+        libc::SIGWINCH,
+        libc::SIGURG,
+        libc::SIGXCPU,
+        libc::SIGXFSZ,
+        libc::SIGVTALRM,
+        libc::SIGPROF,
+        libc::SIGIO,
+        libc::SIGPWR,
+        libc::SIGSTKFLT,
+        libc::SIGSEGV,
+        libc::SIGILL,
+        libc::SIGBUS,
+        libc::SIGFPE,
+        libc::SIGABRT,
+        libc::SIGTRAP,
+        libc::SIGSYS,
+    ];
+    signals.extend(32..=64); // 34 = SIGRTMIN .. 64 = SIGRTMAX, and the two unnamed below
+    for sig in signals {
+        run.signal(sig);
+        let line = run.expect_line(&format!("signal {sig} "));
+        assert!(line.starts_with(&format!("signal {sig} ")), "{line}");
+    }
+    run.signal(libc::SIGTERM);
+    run.expect_line("signal 15 ");
+    assert_eq!(run.wait(), 0);
+}
+
+#[test]
+fn ten_thousand_orphans_leave_no_zombie() {
+    let mut run = pid1(&["--", &ex("zombie_factory"), "10000", "--wait"]);
+    run.expect_line_within("orphans exited n=10000", Duration::from_secs(60));
+    let pid = run.host_pid;
+    assert!(
+        eventually(TIMEOUT, || zombies_under(pid) == 0),
+        "zombies left: {}",
+        zombies_under(pid)
+    );
+    assert!(run.running());
+}
+
+#[test]
+fn a_burst_of_signals_does_not_kill_pidone() {
+    let mut run = pid1(&["--", &ex("sigprint"), "--exit-on", "TERM"]);
+    run.expect_line("ready");
+    let rt = 40; // a real-time signal: these queue, so none may be lost on the way
+    for _ in 0..1000 {
+        run.signal(libc::SIGUSR1);
+        run.signal(rt);
+    }
+    for _ in 0..1000 {
+        run.expect_line(&format!("signal {rt} "));
+    }
+    assert!(
+        run.seen.iter().any(|l| l.starts_with("signal 10 ")),
+        "no SIGUSR1 reached the child"
+    );
+    // Signals are taken lowest number first, so TERM is sent only after the queue has drained.
+    run.signal(libc::SIGTERM);
+    run.expect_line("signal 15 ");
+    assert_eq!(run.wait(), 0);
+}
+
+#[test]
+fn a_signal_sent_during_start_up_reaches_the_child() {
+    // with_mask makes SIGUSR1 pending before pidone's first instruction.
+    let program = example("with_mask");
+    let pidone = pidone();
+    let sigprint = example("sigprint");
+    let args: Vec<&OsStr> = ["--block", "USR1", "--raise", "USR1", "--"]
+        .iter()
+        .map(OsStr::new)
+        .chain([pidone.as_os_str(), OsStr::new("--"), sigprint.as_os_str()])
+        .collect();
+    let mut run = start_with(Mode::Pid1, &[], program.as_os_str(), &args, &[]);
+    run.expect_line("ready");
+    run.expect_line("signal 10 ");
+}
+
+/// Runs `launcher... [pidone --] status_dump` as PID 1 and returns status_dump's lines; without
+/// pidone the same launcher shows what pidone itself inherits.
+fn dump_through(launcher: &[&OsStr], with_pidone: bool) -> Vec<String> {
+    let pidone = pidone();
+    let dump = example("status_dump");
+    let mut args: Vec<&OsStr> = launcher[1..].to_vec();
+    if with_pidone {
+        args.extend([pidone.as_os_str(), OsStr::new("--")]);
+    }
+    args.push(dump.as_os_str());
+    let mut run = start_with(Mode::Pid1, &[], launcher[0], &args, &[]);
+    run.expect_line("end");
+    assert_eq!(run.wait(), 0);
+    run.seen.clone()
+}
+
+fn line_with<'a>(lines: &'a [String], key: &str) -> &'a str {
+    lines
+        .iter()
+        .find(|l| l.starts_with(key))
+        .map_or("", String::as_str)
+}
+
+/// The child's SigBlk/SigIgn equal what pidone inherited (tini's exact restore), with a parent
+/// that blocks and ignores a few signals, SIGPIPE among them.
+#[test]
+fn the_child_gets_the_inherited_mask_and_ignored_set() {
+    let with_mask = example("with_mask");
+    let launcher: Vec<&OsStr> = [with_mask.as_os_str()]
+        .into_iter()
+        .chain(
+            [
+                "--block",
+                "USR1,TERM,ILL,TTIN",
+                "--ignore",
+                "INT,PIPE,TTOU",
+                "--",
+            ]
+            .iter()
+            .map(OsStr::new),
+        )
+        .collect();
+    let direct = dump_through(&launcher, false);
+    let through = dump_through(&launcher, true);
+    let bits = |line: &str| {
+        u64::from_str_radix(line.split_whitespace().nth(1).unwrap_or("x"), 16).unwrap()
+    };
+    let want = |sigs: &[i32]| sigs.iter().fold(0u64, |acc, s| acc | 1 << (s - 1));
+    let blocked = want(&[libc::SIGUSR1, libc::SIGTERM, libc::SIGILL, libc::SIGTTIN]);
+    let ignored = want(&[libc::SIGINT, libc::SIGPIPE, libc::SIGTTOU]);
+    assert_eq!(bits(line_with(&through, "SigBlk:")), blocked);
+    assert_eq!(bits(line_with(&through, "SigIgn:")) & ignored, ignored);
+    assert_eq!(
+        line_with(&through, "SigBlk:"),
+        line_with(&direct, "SigBlk:")
+    );
+    assert_eq!(
+        line_with(&through, "SigIgn:"),
+        line_with(&direct, "SigIgn:")
+    );
+}
+
+/// Whatever the test runner hands down (e.g. musl's posix_spawn ignores 32..=34), the child
+/// sees the same as pidone did.
+#[test]
+fn an_unmodified_parent_state_passes_through_unchanged() {
+    let direct = dump_through(&[OsStr::new("env")], false);
+    let through = dump_through(&[OsStr::new("env")], true);
+    assert_eq!(
+        line_with(&through, "SigBlk:"),
+        line_with(&direct, "SigBlk:")
+    );
+    assert_eq!(
+        line_with(&through, "SigIgn:"),
+        line_with(&direct, "SigIgn:")
+    );
+}
+
+/// The child keeps exactly the descriptors pidone inherited (the same launcher without pidone
+/// shows them); pidone keeps only 0-2 and its signalfd; pidone's cwd is / while the child's is
+/// unchanged.
+#[test]
+fn descriptors_and_working_directories() {
+    let launch = |with_pidone: bool| {
+        let script = if with_pidone {
+            r#"exec 5</dev/null 7</dev/null; exec "$0" -- "$1" --wait"#
+        } else {
+            r#"exec 5</dev/null 7</dev/null; exec "$1" --wait"#
+        };
+        let process = Command::new("unshare")
+            .args([
+                "--pid",
+                "--fork",
+                "--mount-proc",
+                "--kill-child",
+                "sh",
+                "-c",
+                script,
+            ])
+            .arg(pidone())
+            .arg(example("status_dump"))
+            .current_dir("/tmp")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        adopt(process)
+    };
+    let mut direct = launch(false);
+    let inherited = direct.expect_line("fds=");
+    assert!(inherited.starts_with("fds=0,1,2,5,7"), "{inherited}");
+    let mut run = launch(true);
+    let ids = run.expect_line("cwd=");
+    assert_eq!(field(&ids, "cwd").as_deref(), Some("/tmp"), "{ids}");
+    assert_eq!(run.expect_line("fds="), inherited);
+    run.expect_line("end");
+    let cwd = std::fs::read_link(format!("/proc/{}/cwd", run.host_pid)).unwrap();
+    assert_eq!(cwd, std::path::Path::new("/"));
+    let mut own: Vec<i32> = std::fs::read_dir(format!("/proc/{}/fd", run.host_pid))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().parse().unwrap())
+        .collect();
+    own.sort();
+    assert_eq!(own.len(), 4, "pidone holds {own:?}");
+    let signalfd = std::fs::read_link(format!("/proc/{}/fd/{}", run.host_pid, own[3])).unwrap();
+    assert!(
+        signalfd.to_string_lossy().contains("signalfd"),
+        "{signalfd:?}"
+    );
+}
+
+fn adopt(mut process: std::process::Child) -> Run {
+    // Same shape as start_with, for tests that need a custom launcher.
+    let stdout = process.stdout.take().unwrap();
+    common::adopt_process(process, stdout)
+}
+
+#[test]
+fn subreaper_mode_reaps_orphans() {
+    let mut run = start(
+        Mode::Direct,
+        &["-w", "--", &ex("zombie_factory"), "100", "--wait"],
+    );
+    run.expect_line("orphans exited n=100");
+    let pid = run.host_pid;
+    assert!(eventually(TIMEOUT, || zombies_under(pid) == 0));
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait(), 0);
+    let reaped = run
+        .stderr_lines()
+        .iter()
+        .filter(|l| l.contains("Reaped zombie process with pid="))
+        .count();
+    assert_eq!(reaped, 100, "pidone did not reap the orphans itself");
+}
+
+#[test]
+fn idle_means_no_wake_ups() {
+    let mut run = pid1(&["--", &ex("sigprint")]);
+    run.expect_line("ready");
+    wait_until_idle(run.host_pid, 3);
+    let switches = |pid| {
+        let status = proc_status(pid);
+        let get = |k: &str| status.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap();
+        get("voluntary_ctxt_switches") + get("nonvoluntary_ctxt_switches")
+    };
+    let before = switches(run.host_pid);
+    std::thread::sleep(Duration::from_secs(3)); // the measurement window, not synchronisation
+    let after = switches(run.host_pid);
+    assert_eq!(before, after, "pidone woke up while idle");
+}
+
+#[test]
+fn start_failures_have_codes_and_one_line() {
+    let dir = std::env::temp_dir().join(format!("pidone-noexec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let noexec = dir.join("noexec.sh");
+    std::fs::write(&noexec, "#!/bin/sh\necho hi\n").unwrap();
+    let noexec = noexec.to_string_lossy().into_owned();
+    for (args, code, message) in [
+        (
+            vec!["--", "/nonexistent/cmd"],
+            127,
+            "pidone: cannot run '/nonexistent/cmd': No such file or directory",
+        ),
+        (
+            vec!["no-such-command-anywhere"],
+            127,
+            "pidone: cannot run 'no-such-command-anywhere': No such file or directory",
+        ),
+        (vec!["--", noexec.as_str()], 126, "Permission denied"),
+        (vec!["--", "/tmp"], 126, "Permission denied"),
+        (vec![], 1, "pidone: no command given"),
+        (vec!["-Z", "true"], 1, "pidone: invalid option -- 'Z'"),
+        (
+            vec!["--bogus", "true"],
+            1,
+            "pidone: unrecognized option '--bogus'",
+        ),
+        (
+            vec!["-p", "NOSIG", "true"],
+            1,
+            "pidone: -p: invalid signal 'NOSIG'",
+        ),
+    ] {
+        let (got, _, stderr) = run_to_end(Mode::Pid1, &args);
+        assert_eq!(got, code, "{args:?}: {stderr:?}");
+        assert_eq!(stderr.len(), 1, "{args:?}: {stderr:?}");
+        assert!(stderr[0].contains(message), "{args:?}: {stderr:?}");
+    }
+}
+
+#[test]
+fn help_version_license_exit_zero() {
+    for args in [["-h"], ["--help"], ["--version"], ["-V"], ["-l"], ["-L"]] {
+        let (code, stdout, _) = run_to_end(Mode::Direct, &args);
+        assert_eq!(code, 0, "{args:?}");
+        assert!(!stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn a_closed_stderr_does_not_kill_pidone() {
+    let script = r#"exec 2>&-; exec "$0" -vvvv -- "$1" 7"#;
+    let pidone = pidone();
+    let exit_with = example("exit_with");
+    let status = Command::new("unshare")
+        .args([
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "--kill-child",
+            "sh",
+            "-c",
+            script,
+        ])
+        .arg(&pidone)
+        .arg(&exit_with)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(7));
+}
+
+#[test]
+fn a_stderr_pipe_without_reader_does_not_kill_pidone() {
+    let pidone = pidone();
+    let sigprint = example("sigprint");
+    let mut process = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+        .arg(&pidone)
+        .args(["-vvvv", "--"])
+        .arg(&sigprint)
+        .args(["--exit-on", "TERM"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(process.stderr.take()); // the reader is gone before pidone logs anything
+    let stdout = process.stdout.take().unwrap();
+    let mut run = common::adopt_process(process, stdout);
+    run.expect_line("ready");
+    for _ in 0..50 {
+        run.signal(libc::SIGUSR1);
+        run.expect_line("signal 10 ");
+    }
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait(), 0);
+}
+
+/// The main child exits at the same instant as 100 orphans (they all wait on one fifo that the
+/// main child's exit closes): its status must not be lost or mixed up.
+#[test]
+fn main_status_survives_a_simultaneous_orphan_exit() {
+    let dir = std::env::temp_dir().join(format!("pidone-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = r#"f="$1/f$2"; rm -f "$f"; mkfifo "$f"
+        i=0; while [ $i -lt 100 ]; do (read x < "$f"; exit 3) & i=$((i+1)); done
+        exec 3>"$f"; exit 42"#;
+    for round in 0..5 {
+        let dir = dir.to_string_lossy();
+        let round = round.to_string();
+        let (code, _, stderr) =
+            run_to_end(Mode::Pid1, &["--", "sh", "-c", script, "sh", &dir, &round]);
+        assert_eq!(code, 42, "round {round}: {stderr:?}");
+    }
+}
+
+#[test]
+fn stop_latency_is_immediate_for_a_cooperative_child() {
+    let mut run = pid1(&["--", &ex("sigprint"), "--exit-on", "TERM"]);
+    run.expect_line("ready");
+    let start = Instant::now();
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait(), 0);
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        start.elapsed()
+    );
+}
