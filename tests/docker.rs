@@ -27,7 +27,8 @@ const READY: Duration = Duration::from_secs(15);
 /// `docker stop` of a graceful server under pidone must return within this.
 const FAST_STOP: Duration = Duration::from_secs(2);
 
-/// Starts graceful_server under `/init` and stops it with `-t 10`.
+/// Starts a container running graceful_server (`run_args`: options, image, command), waits
+/// until it listens, and times `docker stop -t 10`: (time, exit code, logs).
 fn stop_under(env: &Env, what: &str, run_args: &[&str]) -> (Duration, Option<i32>, String) {
     let c = Container::start(env, what, run_args);
     c.wait_log("listening on", READY);
