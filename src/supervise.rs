@@ -291,27 +291,24 @@ impl<'a> Supervisor<'a> {
         let to = self.config.rewrites.apply(sig);
         let job_control_input = sig == libc::SIGTTIN || sig == libc::SIGTTOU;
         if to == 0 || (job_control_input && to == sig && self.config.persona != Persona::DumbInit) {
-            log::event(
-                Level::Debug,
-                "signal_dropped",
-                &format!("Dropping signal: '{}'", signals::name(sig)),
-                &[Field::Str("signal", &signals::name(sig))],
-            );
+            if log::enabled(Level::Debug) {
+                let name = signals::name(sig);
+                log::event(
+                    Level::Debug,
+                    "signal_dropped",
+                    &format!("Dropping signal: '{name}'"),
+                    &[Field::Str("signal", &name)],
+                );
+            }
             return;
         }
-        if to != sig {
+        if to != sig && log::enabled(Level::Debug) {
+            let (from_name, to_name) = (signals::name(sig), signals::name(to));
             log::event(
                 Level::Debug,
                 "signal_rewritten",
-                &format!(
-                    "Rewriting signal '{}' to '{}'",
-                    signals::name(sig),
-                    signals::name(to)
-                ),
-                &[
-                    Field::Str("from", &signals::name(sig)),
-                    Field::Str("to", &signals::name(to)),
-                ],
+                &format!("Rewriting signal '{from_name}' to '{to_name}'"),
+                &[Field::Str("from", &from_name), Field::Str("to", &to_name)],
             );
         }
         self.deliver(to);
