@@ -43,9 +43,9 @@ FULL = dict(
     flood_signals=50000,
     flood_rounds=11,
     drain_count=5000,
-    drain_rounds=7,
+    drain_rounds=9,
     storm_count=20000,
-    storm_rounds=1,
+    storm_rounds=2,
 )
 QUICK = dict(
     startup_rounds=60,
@@ -401,7 +401,7 @@ class Bench:
             "latency",
             "Signal round trip (`kill(init, USR1)` → child's byte)",
             "µs",
-            "{:.1f}",
+            "{:.2f}",
             "≤ 1.0×",
             limit=1.0,
         )
