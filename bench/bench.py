@@ -42,8 +42,8 @@ FULL = dict(
     stop_cap_ms=3000,
     flood_signals=50000,
     flood_rounds=11,
-    drain_count=5000,
-    drain_rounds=9,
+    drain_count=3000,
+    drain_rounds=15,
     storm_count=20000,
     storm_rounds=2,
 )
