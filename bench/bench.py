@@ -263,7 +263,8 @@ class Bench:
             row.cells[n] = c
             if static and n in PEERS:
                 static_peers.append(n)
-            self.details.append(f"- `{n}`: {p}, {size} bytes, {c.note}; `file`: {desc}")
+            shown = os.path.relpath(p, ROOT) if p.startswith(str(ROOT) + "/") else p
+            self.details.append(f"- `{n}`: {shown}, {size} bytes, {c.note}; `file`: {desc}")
         row.best_from = static_peers
         row.short = "binary size|KiB, 1× = smallest|static peer"
         row.detail = "Only static peers are ranked (dynamic ones also need libc's ~2 MB)."
