@@ -24,7 +24,16 @@ fn parent_of(pid: i32) -> Option<i32> {
 }
 
 /// Every descendant of `root`, parents before children.
+///
+/// Fails when /proc is not mounted: an empty /proc directory must not look like a
+/// process without descendants (callers then fall back and say so).
 pub fn descendants(root: i32) -> io::Result<Vec<i32>> {
+    if fs::metadata(format!("/proc/{root}/stat")).is_err() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("/proc/{root} not found (is /proc mounted?)"),
+        ));
+    }
     let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
     for entry in fs::read_dir("/proc")? {
         let Some(pid) = entry
