@@ -423,3 +423,44 @@ pub fn adopt_process(mut process: Child, stdout: impl Read + Send + 'static) -> 
         stdin: None,
     }
 }
+
+impl Run {
+    /// The next stdout line if one arrives within `timeout` (None on timeout or closed stream).
+    pub fn line_within(&mut self, timeout: Duration) -> Option<String> {
+        let line = self.stdout.recv_timeout(timeout).ok()?;
+        self.seen.push(line.clone());
+        Some(line)
+    }
+
+    /// Asserts that no stdout line arrives during `window` (a measured window, not a wait).
+    pub fn quiet_for(&mut self, window: Duration) {
+        if let Some(line) = self.line_within(window) {
+            panic!("unexpected line within {window:?}: {line:?}");
+        }
+    }
+
+    /// Waits up to `timeout` for `host_pid` to disappear (for a pidone that is not our child).
+    pub fn wait_gone(&self, timeout: Duration) -> bool {
+        let pid = self.host_pid;
+        eventually(timeout, || {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            proc_state_of(&stat).is_none_or(|s| s == 'Z')
+        })
+    }
+}
+
+fn proc_state_of(stat: &str) -> Option<char> {
+    let close = stat.rfind(')')?;
+    stat[close + 1..].split_whitespace().next()?.chars().next()
+}
+
+/// The state letter of `/proc/<pid>/stat` (`R`, `S`, `T`, `Z`...), None if gone.
+pub fn state_of(pid: i32) -> Option<char> {
+    proc_state_of(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// Sends `sig` to `pid` (a host pid); returns whether kill succeeded.
+pub fn send_signal(pid: i32, sig: i32) -> bool {
+    // SAFETY: kill takes plain integers.
+    unsafe { libc::kill(pid, sig) == 0 }
+}
