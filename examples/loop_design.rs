@@ -57,6 +57,7 @@ fn main() {
     // SAFETY: single-threaded here; the child only calls async-signal-safe functions.
     let sink = unsafe { libc::fork() };
     if sink == 0 {
+        // SAFETY: an all-zero sigset_t is a valid (empty) set.
         let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
         // SAFETY: plain signal-set calls on a local set, then sigwait/write in a loop.
         unsafe {
