@@ -464,3 +464,105 @@ pub fn send_signal(pid: i32, sig: i32) -> bool {
     // SAFETY: kill takes plain integers.
     unsafe { libc::kill(pid, sig) == 0 }
 }
+
+/// Wraps a process the test started itself with piped stdout and stderr (and stdin, if piped):
+/// `direct` when that process is (or execs) pidone, else pidone is its first child.
+pub fn adopt_piped(mut process: Child, direct: bool) -> Run {
+    let host_pid = if direct {
+        process.id() as i32
+    } else {
+        find_child_of(&mut process)
+    };
+    let stdin = process.stdin.take();
+    let stdout = lines(process.stdout.take().unwrap());
+    let stderr = lines(process.stderr.take().unwrap());
+    Run {
+        process,
+        host_pid,
+        stdout,
+        stderr,
+        seen: Vec::new(),
+        exit: None,
+        stdin,
+    }
+}
+
+impl Run {
+    /// Waits up to `timeout` for a stderr line containing `needle`; returns it. Other stderr
+    /// lines read on the way are returned too (all lines read, in order, the match last).
+    pub fn expect_stderr_within(&mut self, needle: &str, timeout: Duration) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        let mut read = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(needle);
+                    read.push(line);
+                    if found {
+                        return read;
+                    }
+                }
+                Err(e) => panic!("no stderr line with {needle:?} ({e:?}); read {read:?}"),
+            }
+        }
+    }
+}
+
+/// VmRSS of `pid` in kB (0 if unreadable).
+pub fn vm_rss_kb(pid: i32) -> u64 {
+    proc_status(pid)
+        .get("VmRSS")
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The open descriptors of `pid`, sorted.
+pub fn open_fds(pid: i32) -> Vec<i32> {
+    let mut fds: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    fds.sort_unstable();
+    fds
+}
+
+/// Runs `command` with piped output to completion within `timeout`; returns (code, stdout,
+/// stderr). The process is killed if it overruns (and the test fails).
+pub fn output_within(mut command: Command, timeout: Duration) -> (i32, Vec<String>, Vec<String>) {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = lines(child.stdout.take().unwrap());
+    let stderr = lines(child.stderr.take().unwrap());
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{command:?} did not exit within {timeout:?}");
+        }
+        thread::sleep(Duration::from_millis(2));
+    };
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    let collect = |rx: Receiver<String>| {
+        let mut out = Vec::new();
+        while let Ok(line) = rx.recv_timeout(TIMEOUT) {
+            out.push(line);
+        }
+        out
+    };
+    (code, collect(stdout), collect(stderr))
+}
