@@ -47,6 +47,7 @@ pub mod tree;
 pub mod user;
 
 use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
 
 use cli::{Persona, Request};
 use config::Config;
@@ -71,7 +72,16 @@ pub fn run(args: Vec<OsString>) -> i32 {
             return 1;
         }
     };
-    let config = match Config::build(persona, options, &|name: &str| std::env::var_os(name)) {
+    // One pass over the environment for every variable pidone reads (PIDONE_*, TINI_*, ...).
+    let variables =
+        sys::environment_with_prefixes(&["PIDONE_", "TINI_", "DUMB_INIT_", "CATATONIT_"]);
+    let lookup = |name: &str| -> Option<OsString> {
+        variables.iter().find_map(|entry| {
+            let value = entry.strip_prefix(name.as_bytes())?.strip_prefix(b"=")?;
+            Some(OsString::from_vec(value.to_vec()))
+        })
+    };
+    let config = match Config::build(persona, options, &lookup) {
         Ok(config) => config,
         Err(message) => {
             log::fatal(&message);

@@ -115,9 +115,20 @@ pub fn warn(event_name: &str, message: &str) {
     event(Level::Warn, event_name, message, &[]);
 }
 
-/// Prints a start-up failure as one plain line, `pidone: <what>: <why>`, whatever the format.
+/// Prints a start-up failure as one line: `pidone: <what>: <why>`, or, once `--log-format json`
+/// is in force, one JSON object (event `fatal`). Usage errors found before the format is known
+/// are always plain text.
 pub fn fatal(message: &str) {
-    let line = format!("pidone: {message}\n");
+    let line = match LOGGER.get() {
+        Some(logger) if logger.format == Format::Json => json_line(
+            Level::Error,
+            "fatal",
+            &format!("pidone: {message}"),
+            &[],
+            logger.pid,
+        ),
+        _ => format!("pidone: {message}\n"),
+    };
     sys::write_all_ignoring_errors(libc::STDERR_FILENO, line.as_bytes());
 }
 

@@ -63,30 +63,34 @@ pub fn spawn_child(
         .iter()
         .map(|arg| c_string(arg.clone().into_vec(), "an argument"))
         .collect::<Result<Vec<_>, _>>()?;
+    // The environment is copied only when something in it must change; otherwise the child gets
+    // pidone's own, untouched (the common case, and the cheapest start-up).
     let own_pid = sys::own_pid().to_string();
+    let rewrite_listen_pid = std::env::var_os("LISTEN_PID").is_some_and(|v| v == own_pid.as_str());
+    let add_home = user.is_some() && std::env::var_os("HOME").is_none();
     let mut listen_pid_index = None;
-    let mut has_home = false;
     let mut envp = Vec::new();
-    for (key, value) in std::env::vars_os() {
-        if key == "LISTEN_PID" && value == own_pid.as_str() {
-            listen_pid_index = Some(envp.len());
+    if rewrite_listen_pid || add_home {
+        for (key, value) in std::env::vars_os() {
+            if key == "LISTEN_PID" && value == own_pid.as_str() {
+                listen_pid_index = Some(envp.len());
+            }
+            let mut entry = key.into_vec();
+            entry.push(b'=');
+            entry.extend(value.into_vec());
+            envp.push(c_string(entry, "an environment variable")?);
         }
-        has_home |= key == "HOME";
-        let mut entry = key.into_vec();
-        entry.push(b'=');
-        entry.extend(value.into_vec());
-        envp.push(c_string(entry, "an environment variable")?);
-    }
-    if let (Some(user), false) = (user, has_home) {
-        envp.push(c_string(
-            format!("HOME={}", user.home).into_bytes(),
-            "HOME",
-        )?);
+        if let (Some(user), true) = (user, add_home) {
+            envp.push(c_string(
+                format!("HOME={}", user.home).into_bytes(),
+                "HOME",
+            )?);
+        }
     }
     let credentials: Option<&Credentials> = user.map(|u| &u.credentials);
     let plan = ChildPlan {
         argv: &argv,
-        envp: &envp,
+        envp: (rewrite_listen_pid || add_home).then_some(envp.as_slice()),
         listen_pid_index,
         session,
         mask: inherited.mask,

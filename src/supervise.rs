@@ -74,18 +74,21 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    /// Runs until the main child has exited; returns pidone's exit code.
-    pub fn run(mut self) -> i32 {
+    /// Runs until the main child has exited, then ends the process with its exit code.
+    pub fn run(mut self) -> ! {
         let mut batch = [SignalInfo::default(); SIGNAL_BATCH];
         loop {
             if let Phase::Done(code) = self.phase {
-                log::event(
-                    Level::Info,
-                    "exiting",
-                    &format!("Exiting with status {code}"),
-                    &[Field::Int("exit_code", code.into())],
-                );
-                return code;
+                if log::enabled(Level::Info) {
+                    let message = format!("Exiting with status {code}");
+                    log::event(
+                        Level::Info,
+                        "exiting",
+                        &message,
+                        &[Field::Int("exit_code", code.into())],
+                    );
+                }
+                sys::exit_now(code);
             }
             if let Some(deadline) = self.next_deadline() {
                 let now = Instant::now();
@@ -131,6 +134,9 @@ impl<'a> Supervisor<'a> {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
+        if self.grace.is_none() && self.held_term.is_none() && self.phase == Phase::Running {
+            return None; // the common case: no timer armed, block without a timeout
+        }
         let draining = match self.phase {
             Phase::Draining { deadline, .. } => Some(deadline),
             _ => None,
@@ -408,30 +414,34 @@ impl<'a> Supervisor<'a> {
         self.held_term = None;
         let code = i32::from(self.config.expected.remap(exit.shell_code()));
         self.exit_code = code;
-        let runtime_ms = self.started.elapsed().as_millis() as i64;
-        let message = match exit {
-            ChildExit::Code(status) => {
-                format!("Main child exited normally (with status '{status}')")
+        if log::enabled(Level::Info) {
+            let runtime_ms = self.started.elapsed().as_millis() as i64;
+            let (message, detail, signal_name) = match exit {
+                ChildExit::Code(status) => (
+                    format!("Main child exited normally (with status '{status}')"),
+                    Field::Int("status", status.into()),
+                    None,
+                ),
+                ChildExit::Signal(sig) => (
+                    format!(
+                        "Main child exited with signal (with signal '{}')",
+                        signals::name(sig)
+                    ),
+                    Field::Int("signo", sig.into()),
+                    Some(signals::name(sig)),
+                ),
+            };
+            let mut fields = vec![
+                Field::Int("pid", child.into()),
+                detail,
+                Field::Int("exit_code", code.into()),
+                Field::Int("runtime_ms", runtime_ms),
+            ];
+            if let Some(name) = &signal_name {
+                fields.push(Field::Str("signal", name));
             }
-            ChildExit::Signal(sig) => format!(
-                "Main child exited with signal (with signal '{}')",
-                signals::name(sig)
-            ),
-        };
-        let (status_field, signal_name) = match exit {
-            ChildExit::Code(status) => (Field::Int("status", status.into()), None),
-            ChildExit::Signal(sig) => (Field::Int("signo", sig.into()), Some(signals::name(sig))),
-        };
-        let mut fields = vec![
-            Field::Int("pid", child.into()),
-            status_field,
-            Field::Int("exit_code", code.into()),
-            Field::Int("runtime_ms", runtime_ms),
-        ];
-        if let Some(name) = &signal_name {
-            fields.push(Field::Str("signal", name));
+            log::event(Level::Info, "child_exited", &message, &fields);
         }
-        log::event(Level::Info, "child_exited", &message, &fields);
 
         if self.config.new_session {
             // dumb-init: the child's session/group gets SIGTERM (after rewriting) on exit.

@@ -34,6 +34,47 @@ pub unsafe fn args_from_c(argc: c_int, argv: *const *const c_char) -> Vec<OsStri
     args
 }
 
+unsafe extern "C" {
+    /// The C library's environment array (NULL-terminated `NAME=value` strings).
+    static environ: *const *const c_char;
+}
+
+/// The entries (`NAME=value`) of pidone's environment whose name starts with one of `prefixes`,
+/// read in one pass without copying the rest.
+pub fn environment_with_prefixes(prefixes: &[&str]) -> Vec<&'static [u8]> {
+    let mut found = Vec::new();
+    // SAFETY: `environ` is set up by the C runtime before main and pidone never modifies its
+    // environment, so the array and its strings stay valid and unchanged for the whole process.
+    let mut entry = unsafe { environ };
+    while !entry.is_null() {
+        // SAFETY: `entry` points into the NULL-terminated array (checked non-null above and
+        // advanced only while the current element is non-null).
+        let ptr = unsafe { *entry };
+        if ptr.is_null() {
+            break;
+        }
+        // SAFETY: each element is a valid NUL-terminated string that lives as long as the process.
+        let bytes: &'static [u8] = unsafe { CStr::from_ptr(ptr) }.to_bytes();
+        if prefixes
+            .iter()
+            .any(|prefix| bytes.starts_with(prefix.as_bytes()))
+        {
+            found.push(bytes);
+        }
+        // SAFETY: the current element is non-null, so the next one is still inside the array.
+        entry = unsafe { entry.add(1) };
+    }
+    found
+}
+
+/// Ends pidone at once with `code`: no destructors, no atexit handlers, nothing left to flush
+/// (every log line is a direct `write`). This is the exit path after the main child is reaped,
+/// so the container stops without any work that does not matter any more.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit has no preconditions and does not return.
+    unsafe { libc::_exit(code) }
+}
+
 /// The process id of pidone, read once.
 pub fn own_pid() -> i32 {
     static PID: OnceLock<i32> = OnceLock::new();
@@ -304,8 +345,8 @@ pub struct Credentials {
 pub struct ChildPlan<'a> {
     /// Program and arguments (`argv[0]` is looked up in PATH like execvp).
     pub argv: &'a [CString],
-    /// Complete environment.
-    pub envp: &'a [CString],
+    /// Complete environment, or `None` to pass pidone's own unchanged.
+    pub envp: Option<&'a [CString]>,
     /// Index in `envp` of a `LISTEN_PID` entry to rewrite to the child's own pid.
     pub listen_pid_index: Option<usize>,
     /// Process group or new session.
@@ -383,7 +424,10 @@ pub fn spawn(plan: &ChildPlan<'_>) -> Result<i32, SpawnError> {
     // calls and writes to memory it owns after the fork.
     let mut argv: Vec<*const c_char> = plan.argv.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
-    let mut envp: Vec<*const c_char> = plan.envp.iter().map(|e| e.as_ptr()).collect();
+    let mut envp: Vec<*const c_char> = match plan.envp {
+        Some(entries) => entries.iter().map(|e| e.as_ptr()).collect(),
+        None => Vec::new(),
+    };
     envp.push(std::ptr::null());
     let mut listen_pid = *b"LISTEN_PID=\0\0\0\0\0\0\0\0\0\0\0\0";
     let groups: Vec<libc::gid_t> = plan
@@ -555,7 +599,11 @@ unsafe fn child_setup(
         {
             report(ChildStep::Signals);
         }
-        libc::execvpe(program.as_ptr(), argv.as_ptr(), envp.as_ptr());
+        if plan.envp.is_some() {
+            libc::execvpe(program.as_ptr(), argv.as_ptr(), envp.as_ptr());
+        } else {
+            libc::execvp(program.as_ptr(), argv.as_ptr());
+        }
         report(ChildStep::Exec)
     }
 }

@@ -84,12 +84,30 @@ fn every_forwarded_signal_reaches_the_child() {
 
 #[test]
 fn ten_thousand_orphans_leave_no_zombie() {
-    let mut run = pid1(&["--", &ex("zombie_factory"), "10000", "--wait"]);
+    // zombie_factory --wait runs until stdin reaches EOF: keep it open.
+    let (pidone, factory) = (pidone(), example("zombie_factory"));
+    let args: Vec<&OsStr> = [
+        OsStr::new("--"),
+        factory.as_os_str(),
+        OsStr::new("10000"),
+        OsStr::new("--wait"),
+    ]
+    .to_vec();
+    let mut run = start_with_stdin(
+        Mode::Pid1,
+        &[],
+        pidone.as_os_str(),
+        &args,
+        &[],
+        Stdio::piped(),
+    );
     run.expect_line_within("orphans exited n=10000", Duration::from_secs(60));
     let pid = run.host_pid;
+    // All 10,000 gone from the tree (only the factory is left): none lingers as a zombie.
     assert!(
-        eventually(TIMEOUT, || zombies_under(pid) == 0),
-        "zombies left: {}",
+        eventually(TIMEOUT, || descendants(pid).len() == 1),
+        "left: {} processes, {} zombies",
+        descendants(pid).len(),
         zombies_under(pid)
     );
     assert!(run.running());
@@ -245,6 +263,7 @@ fn descriptors_and_working_directories() {
     let inherited = direct.expect_line("fds=");
     assert!(inherited.starts_with("fds=0,1,2,5,7"), "{inherited}");
     let mut run = launch(true);
+    wait_until_idle(run.host_pid, 3); // start-up (chdir, closing fds) is over
     let ids = run.expect_line("cwd=");
     assert_eq!(field(&ids, "cwd").as_deref(), Some("/tmp"), "{ids}");
     assert_eq!(run.expect_line("fds="), inherited);
@@ -272,13 +291,30 @@ fn adopt(mut process: std::process::Child) -> Run {
 
 #[test]
 fn subreaper_mode_reaps_orphans() {
-    let mut run = start(
+    // zombie_factory --wait runs until stdin reaches EOF: keep it open.
+    let (pidone, factory) = (pidone(), example("zombie_factory"));
+    let args: Vec<&OsStr> = ["-w", "--"]
+        .iter()
+        .map(OsStr::new)
+        .chain([factory.as_os_str(), OsStr::new("100"), OsStr::new("--wait")])
+        .collect();
+    let mut run = start_with_stdin(
         Mode::Direct,
-        &["-w", "--", &ex("zombie_factory"), "100", "--wait"],
+        &[],
+        pidone.as_os_str(),
+        &args,
+        &[],
+        Stdio::piped(),
     );
     run.expect_line("orphans exited n=100");
     let pid = run.host_pid;
-    assert!(eventually(TIMEOUT, || zombies_under(pid) == 0));
+    // Every orphan gone from the tree (only the factory is left), none left as a zombie.
+    assert!(
+        eventually(TIMEOUT, || descendants(pid).len() == 1),
+        "{:?}",
+        descendants(pid)
+    );
+    assert_eq!(zombies_under(pid), 0);
     run.signal(libc::SIGTERM);
     assert_eq!(run.wait(), 0);
     let reaped = run

@@ -81,6 +81,19 @@ pub fn start_with(
     args: &[&OsStr],
     env: &[(&str, &str)],
 ) -> Run {
+    start_with_stdin(mode, prefix, program, args, env, Stdio::null())
+}
+
+/// [`start_with`] with the child's stdin given: `Stdio::piped()` keeps it open (the test holds
+/// the write end in [`Run::stdin`]) for children that run until stdin reaches EOF.
+pub fn start_with_stdin(
+    mode: Mode,
+    prefix: &[&OsStr],
+    program: &OsStr,
+    args: &[&OsStr],
+    env: &[(&str, &str)],
+    stdin: Stdio,
+) -> Run {
     let mut command = match mode {
         Mode::Pid1 => {
             let mut c = Command::new("unshare");
@@ -101,7 +114,7 @@ pub fn start_with(
         command.env(key, value);
     }
     command
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut process = command
