@@ -26,7 +26,7 @@ use common::warn;
 #[unsafe(no_mangle)]
 extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     // SAFETY: the C runtime passes `argc` valid NUL-terminated strings in `argv`.
-    let args = unsafe { common::args_from_c(argc, argv) };
+    let args = unsafe { pidone::sys::args_from_c(argc, argv) };
     run(args.into_iter().skip(1).collect())
 }
 

@@ -5,9 +5,8 @@
 // Raw `sigset_t` handling: nix's `SigSet` cannot hold real-time signals.
 #![allow(unsafe_code)]
 
-use std::ffi::{CStr, OsString, c_char, c_int};
+use std::ffi::c_int;
 use std::io::Write;
-use std::os::unix::ffi::OsStringExt;
 
 /// Names of the classic Linux signals, indexed by number (x86_64 numbering).
 const NAMES: [(c_int, &str); 31] = [
@@ -215,24 +214,4 @@ pub fn wait_signal(set: &libc::sigset_t, timeout: Option<std::time::Duration>) -
             _ => return None,
         }
     }
-}
-
-/// Copies the C `argv` handed to a `#![no_main]` program into owned strings.
-///
-/// # Safety
-/// `argv` must point to `argc` valid NUL-terminated strings.
-pub unsafe fn args_from_c(argc: c_int, argv: *const *const c_char) -> Vec<OsString> {
-    let count = usize::try_from(argc).unwrap_or(0);
-    let mut args = Vec::with_capacity(count);
-    for i in 0..count {
-        // SAFETY: the caller guarantees `argv` holds `argc` valid pointers.
-        let ptr = unsafe { *argv.add(i) };
-        if ptr.is_null() {
-            break;
-        }
-        // SAFETY: each non-null entry is a valid NUL-terminated string.
-        let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes().to_vec();
-        args.push(OsString::from_vec(bytes));
-    }
-    args
 }

@@ -117,25 +117,10 @@ pub fn start_with_stdin(
         .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut process = command
+    let process = command
         .spawn()
         .expect("cannot start pidone (is unshare installed? are we root?)");
-    let stdin = process.stdin.take();
-    let stdout = lines(process.stdout.take().unwrap());
-    let stderr = lines(process.stderr.take().unwrap());
-    let host_pid = match mode {
-        Mode::Direct => process.id() as i32,
-        Mode::Pid1 => find_child_of(&mut process),
-    };
-    Run {
-        process,
-        host_pid,
-        stdout,
-        stderr,
-        seen: Vec::new(),
-        exit: None,
-        stdin,
-    }
+    adopt_piped(process, matches!(mode, Mode::Direct))
 }
 
 /// Starts pidone with `args` in `mode`.
