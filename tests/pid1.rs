@@ -469,3 +469,55 @@ fn stop_latency_is_immediate_for_a_cooperative_child() {
         start.elapsed()
     );
 }
+
+/// systemd socket activation: a LISTEN_PID naming pidone is rewritten to the child's pid; any
+/// other value passes unchanged.
+#[test]
+fn listen_pid_follows_the_child() {
+    let (pidone, dump) = (pidone(), example("status_dump"));
+    for (value, rewritten) in [("$$", true), ("12345", false)] {
+        let script = format!(r#"LISTEN_PID={value}; export LISTEN_PID; exec "$0" -- "$1""#);
+        let args: Vec<&OsStr> = [
+            OsStr::new("-c"),
+            OsStr::new(&script),
+            pidone.as_os_str(),
+            dump.as_os_str(),
+        ]
+        .to_vec();
+        let mut run = start_with(Mode::Pid1, &[], OsStr::new("sh"), &args, &[]);
+        let ids = run.expect_line("pid=");
+        let listen = run.expect_line("env LISTEN_PID=");
+        let child_pid = field(&ids, "pid").unwrap();
+        let want = if rewritten {
+            child_pid
+        } else {
+            value.to_string()
+        };
+        assert_eq!(listen, format!("env LISTEN_PID={want}"), "{ids}");
+        assert_eq!(run.wait(), 0);
+    }
+}
+
+/// argv and environment reach the child byte for byte, non-UTF-8 included.
+#[test]
+fn argv_and_environment_pass_through_byte_for_byte() {
+    use std::os::unix::ffi::OsStrExt;
+    let arg = OsStr::from_bytes(b"\xff-a\tb c\x01");
+    let value = OsStr::from_bytes(b"\xfe=\x02 x");
+    let script = r#"printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; echo; printf '%s' "$WEIRD" | od -An -tx1 | tr -d ' \n'; echo"#;
+    let pidone = pidone();
+    let mut command = Command::new("unshare");
+    command
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+        .arg(&pidone)
+        .args(["--", "sh", "-c", script, "sh"])
+        .arg(arg)
+        .env("WEIRD", value)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut run = adopt(command.spawn().unwrap());
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    assert_eq!(run.next_line(), hex(arg.as_bytes()));
+    assert_eq!(run.next_line(), hex(value.as_bytes()));
+    assert_eq!(run.wait(), 0);
+}
