@@ -221,8 +221,9 @@ fn wait_all_lets_a_term_handler_finish() {
 fn without_wait_all_pidone_exits_at_once() {
     let (code, took, content, _) = wait_all_run(Mode::Pid1, &[], false);
     assert_eq!(code, 7);
-    assert_eq!(content, "");
-    assert!(took < 0.25, "took {took}");
+    assert_eq!(content, "", "pidone waited for the handler");
+    // Generous: the handler (>= 0.25 s) not finishing already shows pidone did not wait.
+    assert!(took < 1.0, "took {took}");
 }
 
 /// With a descendant that ignores SIGTERM, `--wait-all` SIGKILLs it after the grace period,
