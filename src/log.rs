@@ -104,7 +104,7 @@ pub fn event(level: Level, event: &str, message: &str, fields: &[Field<'_>]) {
         None => (Format::Text, "pidone", sys::own_pid()),
     };
     let line = match format {
-        Format::Text => format!("[{} {name} ({pid})] {message}\n", level.tag()),
+        Format::Text => format!("[{} {name} ({pid})] {}\n", level.tag(), one_line(message)),
         Format::Json => json_line(level, event, message, fields, pid),
     };
     sys::write_all_ignoring_errors(libc::STDERR_FILENO, line.as_bytes());
@@ -127,7 +127,7 @@ pub fn fatal(message: &str) {
             &[],
             logger.pid,
         ),
-        _ => format!("pidone: {message}\n"),
+        _ => format!("pidone: {}\n", one_line(message)),
     };
     sys::write_all_ignoring_errors(libc::STDERR_FILENO, line.as_bytes());
 }
@@ -169,6 +169,27 @@ fn json_line(level: Level, event: &str, message: &str, fields: &[Field<'_>], pid
     }
     out.push_str("}\n");
     out
+}
+
+/// `text` with control characters escaped (`\n`, `\x01`), so a message quoting user input (an
+/// argument with a newline in it) stays one line.
+fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Appends `text` as a JSON string literal.
@@ -236,6 +257,12 @@ mod tests {
         out.clear();
         push_timestamp(&mut out, UNIX_EPOCH + Duration::from_secs(951_782_400));
         assert_eq!(out, "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn text_lines_stay_one_line() {
+        assert_eq!(one_line("plain"), "plain");
+        assert_eq!(one_line("a\nb\tc\u{1}"), "a\\nb\\tc\\x01");
     }
 
     #[test]

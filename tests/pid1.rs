@@ -521,3 +521,11 @@ fn argv_and_environment_pass_through_byte_for_byte() {
     assert_eq!(run.next_line(), hex(value.as_bytes()));
     assert_eq!(run.wait(), 0);
 }
+
+/// A bad value with a newline in it is still reported on exactly one line.
+#[test]
+fn a_newline_in_bad_input_stays_on_one_line() {
+    let (code, _, stderr) = run_to_end(Mode::Direct, &["-p", "BAD\nSIG", "true"]);
+    assert_eq!(code, 1);
+    assert_eq!(stderr, ["pidone: -p: invalid signal 'BAD\\nSIG'"]);
+}
