@@ -529,3 +529,38 @@ fn a_newline_in_bad_input_stays_on_one_line() {
     assert_eq!(code, 1);
     assert_eq!(stderr, ["pidone: -p: invalid signal 'BAD\\nSIG'"]);
 }
+
+/// A parent that ignores SIGCHLD would make the kernel reap pidone's children and lose their
+/// status: pidone resets it for itself, still exits with the child's code, and hands the child
+/// the ignored SIGCHLD it inherited.
+#[test]
+fn an_inherited_ignored_sigchld_does_not_lose_the_status() {
+    let (with_mask, pidone, exit_with, dump) = (
+        example("with_mask"),
+        pidone(),
+        example("exit_with"),
+        example("status_dump"),
+    );
+    let args: Vec<&OsStr> = ["--ignore", "CHLD", "--"]
+        .iter()
+        .map(OsStr::new)
+        .chain([
+            pidone.as_os_str(),
+            OsStr::new("--"),
+            exit_with.as_os_str(),
+            OsStr::new("42"),
+        ])
+        .collect();
+    let mut run = start_with(Mode::Pid1, &[], with_mask.as_os_str(), &args, &[]);
+    assert_eq!(run.wait(), 42);
+    let args: Vec<&OsStr> = ["--ignore", "CHLD", "--"]
+        .iter()
+        .map(OsStr::new)
+        .chain([pidone.as_os_str(), OsStr::new("--"), dump.as_os_str()])
+        .collect();
+    let mut run = start_with(Mode::Pid1, &[], with_mask.as_os_str(), &args, &[]);
+    let ignored = run.expect_line("SigIgn:");
+    let bits = u64::from_str_radix(ignored.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert_ne!(bits & (1 << (libc::SIGCHLD - 1)), 0, "{ignored}");
+    assert_eq!(run.wait(), 0);
+}
