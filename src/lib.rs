@@ -21,7 +21,7 @@
 //!   goes on. No panics on runtime paths (no unwrap/expect/indexing), `panic = "abort"` anyway.
 //! - Logging never panics and never kills pidone ([`log`]).
 //! - No periodic wake-ups: the loop blocks with no timeout unless a timer is armed.
-//! - All `unsafe` lives in [`sys`].
+//! - All `unsafe` lives in [`sys`], except the one call in `main.rs` that reads the C `argv`.
 //!
 //! # Exit codes
 //! | situation | code |
