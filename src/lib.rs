@@ -57,7 +57,9 @@ use spawn::{Inherited, StartError};
 use supervise::Supervisor;
 use sys::Session;
 
-/// Runs pidone with `args` (including `argv[0]`) and returns its exit code.
+/// Runs pidone with `args` (including `argv[0]`). Returns the exit code of help, version,
+/// licence and start-up failures; once the child runs, the process ends in the supervisor with the
+/// child's status and this never returns.
 pub fn run(args: Vec<OsString>) -> i32 {
     let persona = args
         .first()
