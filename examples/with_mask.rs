@@ -26,7 +26,10 @@ use common::warn;
 #[unsafe(no_mangle)]
 extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     // SAFETY: the C runtime passes `argc` valid NUL-terminated strings in `argv`.
-    let args = unsafe { pidone::sys::args_from_c(argc, argv) };
+    let args: Vec<std::ffi::OsString> = unsafe { pidone::sys::args_from_c(argc, argv) }
+        .into_iter()
+        .map(std::os::unix::ffi::OsStringExt::from_vec)
+        .collect();
     run(args.into_iter().skip(1).collect())
 }
 

@@ -5,8 +5,10 @@
 //! variables (`TINI_*`, `DUMB_INIT_*`, `CATATONIT_DEBUG`, each with its anchor's semantics); the
 //! persona's default. An invalid `PIDONE_*` value is a usage error naming the variable.
 
-use std::ffi::{OsStr, OsString};
-use std::time::Duration;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::time::Duration;
 
 use crate::cli::{CliOptions, Persona};
 use crate::log::{Format, Level};
@@ -66,7 +68,7 @@ pub struct Config {
     /// Persona chosen by `argv[0]`.
     pub persona: Persona,
     /// The child's argv (empty in pause mode).
-    pub command: Vec<OsString>,
+    pub command: Vec<Vec<u8>>,
     /// catatonit's pause mode.
     pub pause: bool,
     /// Log level.
@@ -100,7 +102,7 @@ pub struct Config {
 }
 
 /// Reads one environment variable; injected so tests need not touch the process environment.
-pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<OsString>;
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<Vec<u8>>;
 
 /// A usage error in the environment: `VARIABLE: reason`.
 fn env_error(name: &str, why: String) -> String {
@@ -116,18 +118,16 @@ fn env_value<T>(
     match env(name) {
         None => Ok(None),
         Some(raw) => {
-            let text = raw
-                .to_str()
-                .ok_or_else(|| env_error(name, "not valid UTF-8".to_string()))?;
+            let text = core::str::from_utf8(&raw)
+                .map_err(|_| env_error(name, "not valid UTF-8".to_string()))?;
             parse(text).map(Some).map_err(|why| env_error(name, why))
         }
     }
 }
 
 /// tini's `atoi`: leading digits, else 0.
-fn atoi(text: &OsStr) -> u8 {
-    let digits: String = text
-        .to_string_lossy()
+fn atoi(text: &[u8]) -> u8 {
+    let digits: String = String::from_utf8_lossy(text)
         .trim_start()
         .chars()
         .take_while(char::is_ascii_digit)
@@ -149,7 +149,7 @@ impl Config {
     /// Merges the command line, the environment and the persona's defaults.
     pub fn build(persona: Persona, cli: CliOptions, env: EnvLookup<'_>) -> Result<Config, String> {
         let is_set = |name: &str| env(name).is_some();
-        let is_exactly = |name: &str, want: &str| env(name).is_some_and(|v| v == want);
+        let is_exactly = |name: &str, want: &str| env(name).is_some_and(|v| v == want.as_bytes());
         let flag = |given: bool, name: &str| -> Result<bool, String> {
             if given {
                 return Ok(true);
@@ -275,9 +275,9 @@ mod tests {
     use std::collections::HashMap;
 
     fn build(persona: Persona, cli: CliOptions, vars: &[(&str, &str)]) -> Result<Config, String> {
-        let vars: HashMap<String, OsString> = vars
+        let vars: HashMap<String, Vec<u8>> = vars
             .iter()
-            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
             .collect();
         Config::build(persona, cli, &|name: &str| vars.get(name).cloned())
     }

@@ -33,6 +33,10 @@
 //! | usage error, other failure to start | 1 |
 //! | `-h`, `--version`, `-l`/`-L`; pause mode on SIGTERM/SIGINT | 0 |
 
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
 pub mod cli;
 pub mod config;
 pub mod log;
@@ -46,8 +50,8 @@ pub mod sys;
 pub mod tree;
 pub mod user;
 
-use std::ffi::OsString;
-use std::os::unix::ffi::OsStringExt;
+use alloc::format;
+use alloc::vec::Vec;
 
 use cli::{Persona, Request};
 use config::Config;
@@ -60,7 +64,7 @@ use sys::Session;
 /// Runs pidone with `args` (including `argv[0]`). Returns the exit code of help, version,
 /// licence and start-up failures; once the child runs, the process ends in the supervisor with the
 /// child's status and this never returns.
-pub fn run(args: Vec<OsString>) -> i32 {
+pub fn run(args: Vec<Vec<u8>>) -> i32 {
     let persona = args
         .first()
         .map_or(Persona::Pidone, |arg0| Persona::from_argv0(arg0));
@@ -77,10 +81,10 @@ pub fn run(args: Vec<OsString>) -> i32 {
     // One pass over the environment for every variable pidone reads (PIDONE_*, TINI_*, ...).
     let variables =
         sys::environment_with_prefixes(&["PIDONE_", "TINI_", "DUMB_INIT_", "CATATONIT_"]);
-    let lookup = |name: &str| -> Option<OsString> {
+    let lookup = |name: &str| -> Option<Vec<u8>> {
         variables.iter().find_map(|entry| {
             let value = entry.strip_prefix(name.as_bytes())?.strip_prefix(b"=")?;
-            Some(OsString::from_vec(value.to_vec()))
+            Some(value.to_vec())
         })
     };
     let config = match Config::build(persona, options, &lookup) {
@@ -91,9 +95,9 @@ pub fn run(args: Vec<OsString>) -> i32 {
         }
     };
     let log_name = if persona == Persona::Tini {
-        "tini"
+        log::Name::Tini
     } else {
-        "pidone"
+        log::Name::Pidone
     };
     log::init(config.verbosity, config.log_format, log_name);
     match start(&config) {
@@ -110,7 +114,7 @@ fn print(text: &str) -> i32 {
     0
 }
 
-fn setup_error(what: &str, error: impl std::fmt::Display) -> StartError {
+fn setup_error(what: &str, error: impl core::fmt::Display) -> StartError {
     StartError {
         message: format!("{what}: {error}"),
         exit_code: 1,
@@ -165,7 +169,7 @@ fn start(config: &Config) -> Result<Supervisor<'_>, StartError> {
             let program = config
                 .command
                 .first()
-                .map(|p| p.to_string_lossy().into_owned())
+                .map(|p| alloc::string::String::from_utf8_lossy(p).into_owned())
                 .unwrap_or_default();
             log::event(
                 Level::Info,
@@ -180,7 +184,7 @@ fn start(config: &Config) -> Result<Supervisor<'_>, StartError> {
         Some(pid)
     };
     // pidone must not pin a mount or hold the files it inherited; the child has its own copies.
-    let _ = std::env::set_current_dir("/");
-    sys::close_inherited_fds(std::os::fd::AsRawFd::as_raw_fd(&signal_fd));
+    let _ = sys::chdir_root();
+    sys::close_inherited_fds(signal_fd.raw());
     Ok(Supervisor::new(config, signal_fd, child, detached_tty))
 }

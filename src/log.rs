@@ -5,10 +5,13 @@
 //! drops the SIGPIPE it raises for itself, so a broken stderr costs nothing but the message.
 //! The logger is configured once at start-up and read-only afterwards.
 
-use std::ffi::OsString;
-use std::fmt::Write as _;
-use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
+use alloc::borrow::Cow;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write as _;
+use core::sync::atomic::{AtomicU8, Ordering};
+use core::time::Duration;
 
 use crate::sys;
 
@@ -67,31 +70,38 @@ pub enum Field<'a> {
     /// A string field.
     Str(&'a str, &'a str),
     /// A list of (possibly non-UTF-8) arguments, e.g. the child's argv.
-    Args(&'a str, &'a [OsString]),
+    Args(&'a str, &'a [Vec<u8>]),
 }
 
-struct Logger {
-    level: Level,
-    format: Format,
-    name: &'static str,
-    pid: i32,
+/// The program name in text lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Name {
+    /// `pidone`.
+    Pidone,
+    /// `tini` (tini persona: users grep for tini's lines).
+    Tini,
 }
 
-static LOGGER: OnceLock<Logger> = OnceLock::new();
+/// The configuration, set once at start-up (single-threaded) and read-only afterwards; atomics
+/// only because statics must be `Sync`. Level 1 (Warn) and text until `init`.
+static LEVEL: AtomicU8 = AtomicU8::new(Level::Warn as u8);
+static JSON: AtomicU8 = AtomicU8::new(0);
+static TINI_NAME: AtomicU8 = AtomicU8::new(0);
 
-/// Configures the logger; the first call wins. `name` is the program name in text lines.
-pub fn init(level: Level, format: Format, name: &'static str) {
-    let _ = LOGGER.set(Logger {
-        level,
-        format,
-        name,
-        pid: sys::own_pid(),
-    });
+/// Configures the logger.
+pub fn init(level: Level, format: Format, name: Name) {
+    LEVEL.store(level as u8, Ordering::Relaxed);
+    JSON.store(u8::from(format == Format::Json), Ordering::Relaxed);
+    TINI_NAME.store(u8::from(name == Name::Tini), Ordering::Relaxed);
+}
+
+fn json() -> bool {
+    JSON.load(Ordering::Relaxed) == 1
 }
 
 /// Returns true if messages at `level` are printed.
 pub fn enabled(level: Level) -> bool {
-    level <= LOGGER.get().map_or(Level::Warn, |logger| logger.level)
+    level as u8 <= LEVEL.load(Ordering::Relaxed)
 }
 
 /// Logs an event at `level`: `event` is its JSON name, `message` the human text.
@@ -99,13 +109,16 @@ pub fn event(level: Level, event: &str, message: &str, fields: &[Field<'_>]) {
     if !enabled(level) {
         return;
     }
-    let (format, name, pid) = match LOGGER.get() {
-        Some(logger) => (logger.format, logger.name, logger.pid),
-        None => (Format::Text, "pidone", sys::own_pid()),
-    };
-    let line = match format {
-        Format::Text => format!("[{} {name} ({pid})] {}\n", level.tag(), one_line(message)),
-        Format::Json => json_line(level, event, message, fields, pid),
+    let pid = sys::own_pid();
+    let line = if json() {
+        json_line(level, event, message, fields, pid)
+    } else {
+        let name = if TINI_NAME.load(Ordering::Relaxed) == 1 {
+            "tini"
+        } else {
+            "pidone"
+        };
+        format!("[{} {name} ({pid})] {}\n", level.tag(), one_line(message))
     };
     sys::write_all_ignoring_errors(libc::STDERR_FILENO, line.as_bytes());
 }
@@ -119,15 +132,16 @@ pub fn warn(event_name: &str, message: &str) {
 /// is in force, one JSON object (event `fatal`). Usage errors found before the format is known
 /// are always plain text.
 pub fn fatal(message: &str) {
-    let line = match LOGGER.get() {
-        Some(logger) if logger.format == Format::Json => json_line(
+    let line = if json() {
+        json_line(
             Level::Error,
             "fatal",
             &format!("pidone: {message}"),
             &[],
-            logger.pid,
-        ),
-        _ => format!("pidone: {}\n", one_line(message)),
+            sys::own_pid(),
+        )
+    } else {
+        format!("pidone: {}\n", one_line(message))
     };
     sys::write_all_ignoring_errors(libc::STDERR_FILENO, line.as_bytes());
 }
@@ -135,7 +149,7 @@ pub fn fatal(message: &str) {
 fn json_line(level: Level, event: &str, message: &str, fields: &[Field<'_>], pid: i32) -> String {
     let mut out = String::with_capacity(128);
     out.push_str("{\"ts\":\"");
-    push_timestamp(&mut out, SystemTime::now());
+    push_timestamp(&mut out, sys::realtime_now());
     out.push_str("\",\"level\":\"");
     out.push_str(level.json());
     out.push_str("\",\"event\":");
@@ -161,7 +175,7 @@ fn json_line(level: Level, event: &str, message: &str, fields: &[Field<'_>], pid
                     if i > 0 {
                         out.push(',');
                     }
-                    push_json_str(&mut out, &arg.to_string_lossy());
+                    push_json_str(&mut out, &String::from_utf8_lossy(arg));
                 }
                 out.push(']');
             }
@@ -173,9 +187,9 @@ fn json_line(level: Level, event: &str, message: &str, fields: &[Field<'_>], pid
 
 /// `text` with control characters escaped (`\n`, `\x01`), so a message quoting user input (an
 /// argument with a newline in it) stays one line.
-fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+fn one_line(text: &str) -> Cow<'_, str> {
     if !text.chars().any(char::is_control) {
-        return std::borrow::Cow::Borrowed(text);
+        return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
@@ -189,7 +203,7 @@ fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
             c => out.push(c),
         }
     }
-    std::borrow::Cow::Owned(out)
+    Cow::Owned(out)
 }
 
 /// Appends `text` as a JSON string literal.
@@ -212,8 +226,7 @@ fn push_json_str(out: &mut String, text: &str) {
 }
 
 /// Appends an RFC 3339 UTC timestamp with milliseconds.
-fn push_timestamp(out: &mut String, now: SystemTime) {
-    let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+fn push_timestamp(out: &mut String, since_epoch: Duration) {
     let secs = since_epoch.as_secs();
     let (year, month, day) = civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;
@@ -244,18 +257,14 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn timestamps_are_rfc3339_utc() {
         let mut out = String::new();
-        push_timestamp(
-            &mut out,
-            UNIX_EPOCH + Duration::from_millis(1_796_041_445_123),
-        );
+        push_timestamp(&mut out, Duration::from_millis(1_796_041_445_123));
         assert_eq!(out, "2026-11-30T12:24:05.123Z");
         out.clear();
-        push_timestamp(&mut out, UNIX_EPOCH + Duration::from_secs(951_782_400));
+        push_timestamp(&mut out, Duration::from_secs(951_782_400));
         assert_eq!(out, "2000-02-29T00:00:00.000Z");
     }
 
@@ -274,7 +283,7 @@ mod tests {
 
     #[test]
     fn json_line_carries_fields() {
-        let args = [OsString::from("sleep"), OsString::from("1")];
+        let args = [b"sleep".to_vec(), b"1".to_vec()];
         let line = json_line(
             Level::Info,
             "child_started",

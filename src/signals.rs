@@ -6,7 +6,9 @@
 //! built with (musl reserves 32..=34 for itself and calls 35 SIGRTMIN; the kernel and every sender
 //! outside pidone do not).
 
-use std::borrow::Cow;
+use alloc::borrow::Cow;
+use alloc::format;
+use alloc::string::String;
 
 /// Highest signal number on Linux.
 pub const SIGMAX: i32 = 64;

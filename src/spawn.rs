@@ -4,12 +4,13 @@
 //! does the fork and the child's side. A failure maps to pidone's exit code the way a shell and
 //! tini do: 127 not found, 126 found but not executable, 1 anything else.
 
-use std::ffi::{CString, OsString};
-use std::io;
-use std::os::unix::ffi::OsStringExt;
+use alloc::ffi::CString;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
 use crate::signals::SignalSet;
-use crate::sys::{self, ChildPlan, ChildStep, Credentials, Session};
+use crate::sys::{self, ChildPlan, ChildStep, Credentials, Errno, Session};
 use crate::user::ResolvedUser;
 
 /// What the child inherits from pidone's start-up.
@@ -30,17 +31,15 @@ pub struct StartError {
 }
 
 /// The exit code for a failed `execvp`, as a shell reports it.
-pub fn exec_failure_code(error: &io::Error) -> i32 {
-    match error.raw_os_error() {
-        Some(libc::ENOENT) => 127,
-        Some(
-            libc::EACCES
-            | libc::EPERM
-            | libc::ENOEXEC
-            | libc::EISDIR
-            | libc::ETXTBSY
-            | libc::ENOTDIR,
-        ) => 126,
+pub fn exec_failure_code(error: Errno) -> i32 {
+    match error.0 {
+        libc::ENOENT => 127,
+        libc::EACCES
+        | libc::EPERM
+        | libc::ENOEXEC
+        | libc::EISDIR
+        | libc::ETXTBSY
+        | libc::ENOTDIR => 126,
         _ => 1,
     }
 }
@@ -54,31 +53,29 @@ fn c_string(bytes: Vec<u8>, what: &str) -> Result<CString, StartError> {
 
 /// Spawns `command` as the main child; returns its pid.
 pub fn spawn_child(
-    command: &[OsString],
+    command: &[Vec<u8>],
     session: Session,
     inherited: &Inherited,
     user: Option<&ResolvedUser>,
 ) -> Result<i32, StartError> {
     let argv = command
         .iter()
-        .map(|arg| c_string(arg.clone().into_vec(), "an argument"))
+        .map(|arg| c_string(arg.clone(), "an argument"))
         .collect::<Result<Vec<_>, _>>()?;
     // The environment is copied only when something in it must change; otherwise the child gets
     // pidone's own, untouched (the common case, and the cheapest start-up).
     let own_pid = sys::own_pid().to_string();
-    let rewrite_listen_pid = std::env::var_os("LISTEN_PID").is_some_and(|v| v == own_pid.as_str());
-    let add_home = user.is_some() && std::env::var_os("HOME").is_none();
+    let rewrite_listen_pid = sys::env_var("LISTEN_PID").is_some_and(|v| v == own_pid.as_bytes());
+    let add_home = user.is_some() && sys::env_var("HOME").is_none();
     let mut listen_pid_index = None;
     let mut envp = Vec::new();
     if rewrite_listen_pid || add_home {
-        for (key, value) in std::env::vars_os() {
-            if key == "LISTEN_PID" && value == own_pid.as_str() {
+        let listen_pid_entry = [b"LISTEN_PID=".as_slice(), own_pid.as_bytes()].concat();
+        for entry in sys::environment() {
+            if entry == listen_pid_entry.as_slice() {
                 listen_pid_index = Some(envp.len());
             }
-            let mut entry = key.into_vec();
-            entry.push(b'=');
-            entry.extend(value.into_vec());
-            envp.push(c_string(entry, "an environment variable")?);
+            envp.push(c_string(entry.to_vec(), "an environment variable")?);
         }
         if let (Some(user), true) = (user, add_home) {
             envp.push(c_string(
@@ -99,13 +96,13 @@ pub fn spawn_child(
     };
     let program = command
         .first()
-        .map(|p| p.to_string_lossy().into_owned())
+        .map(|p| String::from_utf8_lossy(p).into_owned())
         .unwrap_or_default();
     sys::spawn(&plan).map_err(|failure| {
         let (what, exit_code) = match failure.step {
             ChildStep::Exec => (
                 format!("cannot run '{program}'"),
-                exec_failure_code(&failure.error),
+                exec_failure_code(failure.error),
             ),
             ChildStep::Fork => ("cannot start the child".to_string(), 1),
             ChildStep::Session => (
@@ -122,19 +119,10 @@ pub fn spawn_child(
             ),
         };
         StartError {
-            message: format!("{what}: {}", describe(&failure.error)),
+            message: format!("{what}: {}", failure.error),
             exit_code,
         }
     })
-}
-
-/// The OS error's text without Rust's " (os error N)" suffix.
-fn describe(error: &io::Error) -> String {
-    let text = error.to_string();
-    match text.find(" (os error") {
-        Some(cut) => text.get(..cut).unwrap_or(&text).to_string(),
-        None => text,
-    }
 }
 
 #[cfg(test)]
@@ -143,7 +131,7 @@ mod tests {
 
     #[test]
     fn exec_errors_map_like_a_shell() {
-        let code = |errno| exec_failure_code(&io::Error::from_raw_os_error(errno));
+        let code = |errno| exec_failure_code(Errno(errno));
         assert_eq!(code(libc::ENOENT), 127);
         assert_eq!(code(libc::EACCES), 126);
         assert_eq!(code(libc::ENOEXEC), 126);
@@ -152,10 +140,7 @@ mod tests {
     }
 
     #[test]
-    fn descriptions_drop_the_os_error_suffix() {
-        assert_eq!(
-            describe(&io::Error::from_raw_os_error(libc::ENOENT)),
-            "No such file or directory"
-        );
+    fn errors_read_like_the_c_library_says() {
+        assert_eq!(Errno(libc::ENOENT).to_string(), "No such file or directory");
     }
 }

@@ -6,10 +6,9 @@
 //! pidone never wakes up. Once the child runs, nothing but the main child's exit (or, in pause
 //! mode, SIGTERM/SIGINT) ends this loop: every other error is logged and the loop goes on.
 
-use std::os::fd::{AsFd, OwnedFd};
-use std::time::{Duration, Instant};
-
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use alloc::format;
+use alloc::vec;
+use core::time::Duration;
 
 use crate::cli::Persona;
 use crate::config::{Config, DEFAULT_WAIT_ALL_GRACE};
@@ -18,7 +17,7 @@ use crate::parse::{ForwardTarget, format_duration};
 use crate::reap::reap_all;
 use crate::signals::{self, STOPPING_SIGNALS};
 use crate::status::ChildExit;
-use crate::sys::{self, SIGNAL_BATCH, SignalInfo};
+use crate::sys::{self, Fd, SIGNAL_BATCH, SignalInfo};
 use crate::tree;
 
 /// How long pidone waits for SIGKILLed descendants to disappear before it exits anyway.
@@ -29,7 +28,7 @@ enum Phase {
     /// The main child runs (or pause mode waits for TERM/INT).
     Running,
     /// `--wait-all`: the main child is gone; waiting for the other descendants.
-    Draining { deadline: Instant, killed: bool },
+    Draining { deadline: Duration, killed: bool },
     /// Exit with this code.
     Done(i32),
 }
@@ -37,17 +36,17 @@ enum Phase {
 /// The running supervisor.
 pub struct Supervisor<'a> {
     config: &'a Config,
-    signal_fd: OwnedFd,
+    signal_fd: Fd,
     own_pid: i32,
     /// The main child; `None` in pause mode or once it has been reaped.
     child: Option<i32>,
-    started: Instant,
+    started: Duration,
     phase: Phase,
     exit_code: i32,
     /// When the grace period ends and which signal started it.
-    grace: Option<(Instant, i32)>,
+    grace: Option<(Duration, i32)>,
     /// When a SIGTERM held by `--stop-delay` is released.
-    held_term: Option<Instant>,
+    held_term: Option<Duration>,
     /// pidone gave up its controlling terminal (dumb-init session mode).
     detached_tty: bool,
 }
@@ -56,7 +55,7 @@ impl<'a> Supervisor<'a> {
     /// A supervisor for `child` (None: pause mode), reading signals from `signal_fd`.
     pub fn new(
         config: &'a Config,
-        signal_fd: OwnedFd,
+        signal_fd: Fd,
         child: Option<i32>,
         detached_tty: bool,
     ) -> Supervisor<'a> {
@@ -65,7 +64,7 @@ impl<'a> Supervisor<'a> {
             signal_fd,
             own_pid: sys::own_pid(),
             child,
-            started: Instant::now(),
+            started: sys::monotonic_now(),
             phase: Phase::Running,
             exit_code: 0,
             grace: None,
@@ -91,9 +90,11 @@ impl<'a> Supervisor<'a> {
                 sys::exit_now(code);
             }
             if let Some(deadline) = self.next_deadline() {
-                let now = Instant::now();
-                if deadline <= now || !self.wait_readable(deadline - now) {
-                    self.on_deadline(Instant::now());
+                let now = sys::monotonic_now();
+                if deadline <= now
+                    || !sys::wait_readable(&self.signal_fd, deadline.saturating_sub(now))
+                {
+                    self.on_deadline(sys::monotonic_now());
                     continue;
                 }
             }
@@ -119,21 +120,7 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    /// Waits until the signalfd is readable or `timeout` passes; true if readable.
-    fn wait_readable(&self, timeout: Duration) -> bool {
-        let millis = timeout.as_millis().saturating_add(1).min(i32::MAX as u128) as i32;
-        let mut fds = [PollFd::new(self.signal_fd.as_fd(), PollFlags::POLLIN)];
-        match poll(
-            &mut fds,
-            PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX),
-        ) {
-            Ok(0) => false,
-            Ok(_) => true,
-            Err(_) => true, // EINTR and friends: let read decide
-        }
-    }
-
-    fn next_deadline(&self) -> Option<Instant> {
+    fn next_deadline(&self) -> Option<Duration> {
         if self.grace.is_none() && self.held_term.is_none() && self.phase == Phase::Running {
             return None; // the common case: no timer armed, block without a timeout
         }
@@ -147,7 +134,7 @@ impl<'a> Supervisor<'a> {
             .min()
     }
 
-    fn on_deadline(&mut self, now: Instant) {
+    fn on_deadline(&mut self, now: Duration) {
         if self.held_term.is_some_and(|at| at <= now) {
             self.held_term = None;
             self.forward(libc::SIGTERM);
@@ -181,7 +168,7 @@ impl<'a> Supervisor<'a> {
                     ],
                 );
                 self.phase = Phase::Draining {
-                    deadline: now + KILL_SETTLE,
+                    deadline: now.saturating_add(KILL_SETTLE),
                     killed: true,
                 };
             }
@@ -280,7 +267,7 @@ impl<'a> Supervisor<'a> {
             return;
         }
         let delay = self.config.stop_delay.unwrap_or_default();
-        self.held_term = Some(Instant::now() + delay);
+        self.held_term = Some(sys::monotonic_now().saturating_add(delay));
         log::event(
             Level::Info,
             "stop_delayed",
@@ -323,7 +310,7 @@ impl<'a> Supervisor<'a> {
             && self.child.is_some()
             && let Some(period) = self.config.grace_period
         {
-            self.grace = Some((Instant::now() + period, to));
+            self.grace = Some((sys::monotonic_now().saturating_add(period), to));
         }
         if self.config.suspend_after_stop
             && matches!(
@@ -363,7 +350,7 @@ impl<'a> Supervisor<'a> {
             }
         };
         if let Err(error) = result
-            && error.raw_os_error() != Some(libc::ESRCH)
+            && error.0 != libc::ESRCH
         {
             log::warn(
                 "forward_failed",
@@ -415,7 +402,9 @@ impl<'a> Supervisor<'a> {
         let code = i32::from(self.config.expected.remap(exit.shell_code()));
         self.exit_code = code;
         if log::enabled(Level::Info) {
-            let runtime_ms = self.started.elapsed().as_millis() as i64;
+            let runtime_ms = sys::monotonic_now()
+                .saturating_sub(self.started)
+                .as_millis() as i64;
             let (message, detail, signal_name) = match exit {
                 ChildExit::Code(status) => (
                     format!("Main child exited normally (with status '{status}')"),
@@ -471,7 +460,7 @@ impl<'a> Supervisor<'a> {
             ],
         );
         self.phase = Phase::Draining {
-            deadline: Instant::now() + grace,
+            deadline: sys::monotonic_now().saturating_add(grace),
             killed: false,
         };
         // Descendants may already have exited between the sweep and the signal.

@@ -5,20 +5,111 @@
 //! forward all 62 blockable signals, including 32..=34, which musl's `sigset_t` helpers refuse.
 #![allow(unsafe_code)]
 
-use std::ffi::{CStr, CString, OsString, c_char, c_int};
-use std::io;
-use std::mem::MaybeUninit;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStringExt;
-use std::sync::OnceLock;
+use alloc::ffi::CString;
+use alloc::vec::Vec;
+use core::alloc::{GlobalAlloc, Layout};
+use core::ffi::{CStr, c_char, c_int};
+use core::fmt;
+use core::mem::MaybeUninit;
+use core::sync::atomic::{AtomicI32, Ordering};
+use core::time::Duration;
 
 use crate::signals::SignalSet;
+
+/// A raw descriptor number.
+pub type RawFd = c_int;
+
+/// An OS error number (`errno`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Errno(pub i32);
+
+impl Errno {
+    /// The calling thread's current `errno`.
+    pub fn last() -> Errno {
+        // SAFETY: __errno_location always returns a valid pointer to this thread's errno.
+        Errno(unsafe { *libc::__errno_location() })
+    }
+}
+
+impl fmt::Display for Errno {
+    /// The C library's message for the error, e.g. `No such file or directory`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // SAFETY: strerror returns a pointer to a NUL-terminated static string (musl never
+        // returns null); pidone is single-threaded, so no other call can overwrite it meanwhile.
+        let text = unsafe { CStr::from_ptr(libc::strerror(self.0)) };
+        f.write_str(&text.to_string_lossy())
+    }
+}
+
+/// An owned descriptor, closed when dropped.
+#[derive(Debug)]
+pub struct Fd(RawFd);
+
+impl Fd {
+    /// The descriptor number.
+    pub fn raw(&self) -> RawFd {
+        self.0
+    }
+}
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: the descriptor is owned by this value and closed exactly once.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+/// The allocator of the pidone binary: the C library's malloc. (pidone does not link Rust's std,
+/// whose panic machinery alone would double the binary and its resident memory.)
+pub struct LibcAlloc;
+
+// SAFETY: malloc/posix_memalign/free/realloc satisfy GlobalAlloc's contract: they return null on
+// failure, memory aligned as requested (posix_memalign for alignments above malloc's 16), and
+// `dealloc` only receives pointers these functions returned.
+unsafe impl GlobalAlloc for LibcAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if layout.align() <= 16 {
+            // SAFETY: malloc has no preconditions.
+            unsafe { libc::malloc(layout.size()).cast() }
+        } else {
+            let mut out = core::ptr::null_mut();
+            // SAFETY: the alignment is a power of two and a multiple of the pointer size.
+            match unsafe { libc::posix_memalign(&mut out, layout.align(), layout.size()) } {
+                0 => out.cast(),
+                _ => core::ptr::null_mut(),
+            }
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
+        // SAFETY: `ptr` came from malloc/posix_memalign/realloc above (GlobalAlloc's contract).
+        unsafe { libc::free(ptr.cast()) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if layout.align() <= 16 {
+            // SAFETY: `ptr` came from this allocator with an alignment malloc provides.
+            unsafe { libc::realloc(ptr.cast(), new_size).cast() }
+        } else {
+            // SAFETY: the caller's contract for realloc: `ptr` is live with `layout`.
+            unsafe {
+                let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
+                let new = self.alloc(new_layout);
+                if !new.is_null() {
+                    core::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                    self.dealloc(ptr, layout);
+                }
+                new
+            }
+        }
+    }
+}
 
 /// Copies the C `argv` into owned strings.
 ///
 /// # Safety
 /// `argv` must point to `argc` pointers, each null or a valid NUL-terminated string.
-pub unsafe fn args_from_c(argc: c_int, argv: *const *const c_char) -> Vec<OsString> {
+pub unsafe fn args_from_c(argc: c_int, argv: *const *const c_char) -> Vec<Vec<u8>> {
     let count = usize::try_from(argc).unwrap_or(0);
     let mut args = Vec::with_capacity(count);
     for i in 0..count {
@@ -28,11 +119,15 @@ pub unsafe fn args_from_c(argc: c_int, argv: *const *const c_char) -> Vec<OsStri
             break;
         }
         // SAFETY: each non-null entry is a valid NUL-terminated string (caller's contract).
-        let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes().to_vec();
-        args.push(OsString::from_vec(bytes));
+        args.push(unsafe { CStr::from_ptr(ptr) }.to_bytes().to_vec());
     }
     args
 }
+
+// Without std nothing else links the C library (static musl in the release binary), which
+// provides the start-up code that calls `main` and every function the libc crate declares.
+#[link(name = "c")]
+unsafe extern "C" {}
 
 unsafe extern "C" {
     /// The C library's environment array (NULL-terminated `NAME=value` strings).
@@ -67,6 +162,112 @@ pub fn environment_with_prefixes(prefixes: &[&str]) -> Vec<&'static [u8]> {
     found
 }
 
+/// The value of environment variable `name`, if set.
+pub fn env_var(name: &str) -> Option<&'static [u8]> {
+    environment_with_prefixes(&[name])
+        .into_iter()
+        .find_map(|entry| entry.strip_prefix(name.as_bytes())?.strip_prefix(b"="))
+}
+
+/// Every `NAME=value` entry of pidone's environment, in order.
+pub fn environment() -> Vec<&'static [u8]> {
+    environment_with_prefixes(&[""])
+}
+
+/// Reads a whole file (e.g. /etc/passwd, /proc/<pid>/stat).
+pub fn read_file(path: &CStr) -> Result<Vec<u8>, Errno> {
+    // SAFETY: `path` is a valid NUL-terminated string.
+    let fd = Fd(check(unsafe {
+        libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC)
+    })?);
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        // SAFETY: `chunk` is a writable buffer of its length.
+        let n = unsafe { libc::read(fd.raw(), chunk.as_mut_ptr().cast(), chunk.len()) };
+        match usize::try_from(n) {
+            Ok(0) => return Ok(out),
+            Ok(n) => out.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+            Err(_) if Errno::last().0 == libc::EINTR => {}
+            Err(_) => return Err(Errno::last()),
+        }
+    }
+}
+
+/// The numeric entries of a directory (pids in /proc, descriptors in /proc/self/fd).
+pub fn numeric_entries(path: &CStr) -> Result<Vec<i32>, Errno> {
+    // SAFETY: `path` is a valid NUL-terminated string.
+    let dir = unsafe { libc::opendir(path.as_ptr()) };
+    if dir.is_null() {
+        return Err(Errno::last());
+    }
+    let mut found = Vec::new();
+    loop {
+        // SAFETY: `dir` is an open directory stream until closedir below.
+        let entry = unsafe { libc::readdir(dir) };
+        if entry.is_null() {
+            break;
+        }
+        // SAFETY: readdir returned a valid dirent whose d_name is NUL-terminated.
+        let name = unsafe { CStr::from_ptr((*entry).d_name.as_ptr()) };
+        if let Some(number) = core::str::from_utf8(name.to_bytes())
+            .ok()
+            .and_then(|n| n.parse().ok())
+        {
+            found.push(number);
+        }
+    }
+    // SAFETY: `dir` is open and closed exactly once.
+    unsafe { libc::closedir(dir) };
+    Ok(found)
+}
+
+fn clock(id: libc::clockid_t) -> Duration {
+    let mut now = MaybeUninit::<libc::timespec>::zeroed();
+    // SAFETY: `now` is valid for writing one timespec; both clocks always exist on Linux.
+    unsafe { libc::clock_gettime(id, now.as_mut_ptr()) };
+    // SAFETY: zero-initialised and possibly filled by clock_gettime: a valid timespec either way.
+    let now = unsafe { now.assume_init() };
+    Duration::new(
+        u64::try_from(now.tv_sec).unwrap_or(0),
+        u32::try_from(now.tv_nsec).unwrap_or(0),
+    )
+}
+
+/// Time on the monotonic clock (for timers).
+pub fn monotonic_now() -> Duration {
+    clock(libc::CLOCK_MONOTONIC)
+}
+
+/// Time since the Unix epoch (for log timestamps).
+pub fn realtime_now() -> Duration {
+    clock(libc::CLOCK_REALTIME)
+}
+
+/// Waits until `fd` is readable or `timeout` passes; true if readable (or interrupted).
+pub fn wait_readable(fd: &Fd, timeout: Duration) -> bool {
+    let millis = timeout.as_millis().saturating_add(1).min(i32::MAX as u128) as c_int;
+    let mut poll_fd = libc::pollfd {
+        fd: fd.raw(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    unsafe { libc::poll(&mut poll_fd, 1, millis) != 0 }
+}
+
+/// Moves pidone's working directory to `/`, so it never pins a mount.
+pub fn chdir_root() -> Result<(), Errno> {
+    // SAFETY: a static NUL-terminated path.
+    check(unsafe { libc::chdir(c"/".as_ptr()) }).map(drop)
+}
+
+/// Ends pidone abnormally (a bug: the panic handler).
+pub fn abort() -> ! {
+    // SAFETY: abort has no preconditions and does not return.
+    unsafe { libc::abort() }
+}
+
 /// Ends pidone at once with `code`: no destructors, no atexit handlers, nothing left to flush
 /// (every log line is a direct `write`). This is the exit path after the main child is reaped,
 /// so the container stops without any work that does not matter any more.
@@ -77,9 +278,16 @@ pub fn exit_now(code: i32) -> ! {
 
 /// The process id of pidone, read once.
 pub fn own_pid() -> i32 {
-    static PID: OnceLock<i32> = OnceLock::new();
-    // SAFETY: getpid has no preconditions and cannot fail.
-    *PID.get_or_init(|| unsafe { libc::getpid() })
+    static PID: AtomicI32 = AtomicI32::new(0);
+    match PID.load(Ordering::Relaxed) {
+        0 => {
+            // SAFETY: getpid has no preconditions and cannot fail.
+            let pid = unsafe { libc::getpid() };
+            PID.store(pid, Ordering::Relaxed);
+            pid
+        }
+        pid => pid,
+    }
 }
 
 /// Writes all of `bytes` to `fd`, giving up silently on any error (EPIPE, EBADF, ...).
@@ -90,22 +298,22 @@ pub fn write_all_ignoring_errors(fd: RawFd, mut bytes: &[u8]) {
         match usize::try_from(written) {
             Ok(0) => return,
             Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
-            Err(_) if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+            Err(_) if Errno::last().0 == libc::EINTR => {}
             Err(_) => return,
         }
     }
 }
 
-fn check(ret: c_int) -> io::Result<c_int> {
+fn check(ret: c_int) -> Result<c_int, Errno> {
     if ret == -1 {
-        Err(io::Error::last_os_error())
+        Err(Errno::last())
     } else {
         Ok(ret)
     }
 }
 
 /// Replaces the signal mask with `set` and returns the mask pidone inherited.
-pub fn set_signal_mask(set: SignalSet) -> io::Result<SignalSet> {
+pub fn set_signal_mask(set: SignalSet) -> Result<SignalSet, Errno> {
     let new = set.0;
     let mut old: u64 = 0;
     // SAFETY: the kernel reads 8 bytes from `new` and writes 8 bytes to `old`, both valid u64s;
@@ -125,10 +333,10 @@ pub fn set_signal_mask(set: SignalSet) -> io::Result<SignalSet> {
 
 /// Returns true if SIGCHLD's disposition is SIG_IGN (children would be reaped by the kernel and
 /// their statuses lost); in that case it is reset to SIG_DFL.
-pub fn reset_ignored_sigchld() -> io::Result<bool> {
+pub fn reset_ignored_sigchld() -> Result<bool, Errno> {
     let mut current = MaybeUninit::<libc::sigaction>::zeroed();
     // SAFETY: a null new action only queries; `current` is valid for writing one sigaction.
-    check(unsafe { libc::sigaction(libc::SIGCHLD, std::ptr::null(), current.as_mut_ptr()) })?;
+    check(unsafe { libc::sigaction(libc::SIGCHLD, core::ptr::null(), current.as_mut_ptr()) })?;
     // SAFETY: sigaction succeeded and filled `current` (it was zero-initialised anyway).
     let current = unsafe { current.assume_init() };
     if current.sa_sigaction != libc::SIG_IGN {
@@ -138,18 +346,17 @@ pub fn reset_ignored_sigchld() -> io::Result<bool> {
     Ok(true)
 }
 
-fn set_disposition(sig: c_int, handler: libc::sighandler_t) -> io::Result<()> {
-    let mut action = MaybeUninit::<libc::sigaction>::zeroed();
-    // SAFETY: the zeroed struct is a valid sigaction (empty mask, no flags) once the handler is set.
-    let mut action = unsafe { action.assume_init_mut() }.to_owned();
+fn set_disposition(sig: c_int, handler: libc::sighandler_t) -> Result<(), Errno> {
+    // SAFETY: an all-zero sigaction is valid: empty mask, no flags, SIG_DFL.
+    let mut action: libc::sigaction = unsafe { core::mem::zeroed() };
     action.sa_sigaction = handler;
     // SAFETY: `action` is a fully initialised sigaction; SIG_DFL/SIG_IGN are valid handlers.
-    check(unsafe { libc::sigaction(sig, &action, std::ptr::null_mut()) })?;
+    check(unsafe { libc::sigaction(sig, &action, core::ptr::null_mut()) })?;
     Ok(())
 }
 
 /// Creates a close-on-exec signalfd for `set` (which must already be blocked).
-pub fn signalfd(set: SignalSet) -> io::Result<OwnedFd> {
+pub fn signalfd(set: SignalSet) -> Result<Fd, Errno> {
     let mask = set.0;
     // SAFETY: the kernel reads an 8-byte mask from a valid u64; -1 asks for a new descriptor.
     let fd = unsafe {
@@ -162,8 +369,7 @@ pub fn signalfd(set: SignalSet) -> io::Result<OwnedFd> {
         )
     };
     let fd = check(fd as c_int)?;
-    // SAFETY: `fd` is a new descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    Ok(Fd(fd))
 }
 
 /// The parts of a `signalfd_siginfo` pidone acts on.
@@ -182,17 +388,17 @@ pub const SIGNAL_BATCH: usize = 32;
 
 /// Reads up to [`SIGNAL_BATCH`] pending signals in one `read(2)`, blocking until at least one
 /// is pending. Returns how many entries of `out` were filled.
-pub fn read_signals(fd: &OwnedFd, out: &mut [SignalInfo; SIGNAL_BATCH]) -> io::Result<usize> {
+pub fn read_signals(fd: &Fd, out: &mut [SignalInfo; SIGNAL_BATCH]) -> Result<usize, Errno> {
     let mut raw = MaybeUninit::<[libc::signalfd_siginfo; SIGNAL_BATCH]>::uninit();
-    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+    let size = core::mem::size_of::<libc::signalfd_siginfo>();
     let count = loop {
         // SAFETY: `raw` is a writable buffer of SIGNAL_BATCH * size bytes.
-        let n = unsafe { libc::read(fd.as_raw_fd(), raw.as_mut_ptr().cast(), SIGNAL_BATCH * size) };
+        let n = unsafe { libc::read(fd.raw(), raw.as_mut_ptr().cast(), SIGNAL_BATCH * size) };
         match usize::try_from(n) {
             Ok(n) => break n / size,
             Err(_) => {
-                let err = io::Error::last_os_error();
-                if err.kind() != io::ErrorKind::Interrupted {
+                let err = Errno::last();
+                if err.0 != libc::EINTR {
                     return Err(err);
                 }
             }
@@ -212,14 +418,14 @@ pub fn read_signals(fd: &OwnedFd, out: &mut [SignalInfo; SIGNAL_BATCH]) -> io::R
 }
 
 /// Sends `sig` to `pid` (negative: a process group; -1: every process pidone may signal).
-pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
+pub fn kill(pid: i32, sig: i32) -> Result<(), Errno> {
     // SAFETY: kill has no memory preconditions; any pid/signal value is checked by the kernel.
     check(unsafe { libc::kill(pid, sig) }).map(drop)
 }
 
 /// One `waitpid(-1, WNOHANG | __WALL)`: `Ok(Some((pid, status)))` for a reaped child,
 /// `Ok(None)` when children exist but none has changed state, `Err(ECHILD)` when none exist.
-pub fn reap_one() -> io::Result<Option<(i32, i32)>> {
+pub fn reap_one() -> Result<Option<(i32, i32)>, Errno> {
     let mut status: c_int = 0;
     loop {
         // SAFETY: `status` is a valid writable int.
@@ -227,8 +433,8 @@ pub fn reap_one() -> io::Result<Option<(i32, i32)>> {
         match pid {
             0 => return Ok(None),
             -1 => {
-                let err = io::Error::last_os_error();
-                if err.kind() != io::ErrorKind::Interrupted {
+                let err = Errno::last();
+                if err.0 != libc::EINTR {
                     return Err(err);
                 }
             }
@@ -238,14 +444,14 @@ pub fn reap_one() -> io::Result<Option<(i32, i32)>> {
 }
 
 /// Registers pidone as child subreaper, so orphans of its tree are reparented to it.
-pub fn set_child_subreaper() -> io::Result<()> {
+pub fn set_child_subreaper() -> Result<(), Errno> {
     // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer flag; no pointers are involved.
     check(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) })
         .map(drop)
 }
 
 /// Asks the kernel to send `sig` to pidone when its parent dies.
-pub fn set_parent_death_signal(sig: i32) -> io::Result<()> {
+pub fn set_parent_death_signal(sig: i32) -> Result<(), Errno> {
     // SAFETY: PR_SET_PDEATHSIG takes a signal number; no pointers are involved.
     check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) }).map(drop)
 }
@@ -259,7 +465,7 @@ pub fn is_tty(fd: RawFd) -> bool {
 /// Gives up pidone's controlling terminal (dumb-init's `TIOCNOTTY`), so that the child can take
 /// it in its new session. If pidone leads the session, the kernel sends SIGHUP and SIGCONT to the
 /// terminal's foreground group; pidone sees itself as their sender and drops them.
-pub fn detach_controlling_tty() -> io::Result<()> {
+pub fn detach_controlling_tty() -> Result<(), Errno> {
     // SAFETY: TIOCNOTTY takes no argument.
     check(unsafe { libc::ioctl(libc::STDIN_FILENO, libc::TIOCNOTTY) }).map(drop)
 }
@@ -282,10 +488,8 @@ pub fn close_inherited_fds(keep: RawFd) {
         return;
     }
     // Old kernels: close what /proc lists, or a bounded sweep without /proc.
-    let fds: Vec<i32> = match std::fs::read_dir("/proc/self/fd") {
-        Ok(dir) => dir
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-            .collect(),
+    let fds: Vec<i32> = match numeric_entries(c"/proc/self/fd") {
+        Ok(fds) => fds,
         Err(_) => (3..4096).collect(),
     };
     for fd in fds {
@@ -297,23 +501,22 @@ pub fn close_inherited_fds(keep: RawFd) {
 }
 
 /// Opens a pidfd for `pid` (stable handle: a recycled pid cannot be signalled through it).
-pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+pub fn pidfd_open(pid: i32) -> Result<Fd, Errno> {
     // SAFETY: pidfd_open takes a pid and flags, no pointers.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0u32) };
     let fd = check(fd as c_int)?;
-    // SAFETY: `fd` is a new descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    Ok(Fd(fd))
 }
 
 /// Sends `sig` through a pidfd.
-pub fn pidfd_send_signal(pidfd: &OwnedFd, sig: i32) -> io::Result<()> {
+pub fn pidfd_send_signal(pidfd: &Fd, sig: i32) -> Result<(), Errno> {
     // SAFETY: a null siginfo makes the kernel build a SI_USER one; the fd is open.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_pidfd_send_signal,
-            pidfd.as_raw_fd(),
+            pidfd.raw(),
             sig,
-            std::ptr::null::<libc::siginfo_t>(),
+            core::ptr::null::<libc::siginfo_t>(),
             0u32,
         )
     };
@@ -413,7 +616,7 @@ pub struct SpawnError {
     /// Failed step.
     pub step: ChildStep,
     /// The error the step returned.
-    pub error: io::Error,
+    pub error: Errno,
 }
 
 /// Forks and execs the child as `plan` says; returns its pid once `exec` has succeeded, or the
@@ -423,41 +626,33 @@ pub fn spawn(plan: &ChildPlan<'_>) -> Result<i32, SpawnError> {
     // Everything the child needs is allocated before fork: the child only makes async-signal-safe
     // calls and writes to memory it owns after the fork.
     let mut argv: Vec<*const c_char> = plan.argv.iter().map(|a| a.as_ptr()).collect();
-    argv.push(std::ptr::null());
+    argv.push(core::ptr::null());
     let mut envp: Vec<*const c_char> = match plan.envp {
         Some(entries) => entries.iter().map(|e| e.as_ptr()).collect(),
         None => Vec::new(),
     };
-    envp.push(std::ptr::null());
+    envp.push(core::ptr::null());
     let mut listen_pid = *b"LISTEN_PID=\0\0\0\0\0\0\0\0\0\0\0\0";
     let groups: Vec<libc::gid_t> = plan
         .credentials
         .map(|c| c.groups.clone())
         .unwrap_or_default();
     let Some(program) = plan.argv.first() else {
-        return Err(fail(
-            ChildStep::Exec,
-            io::Error::from_raw_os_error(libc::ENOENT),
-        ));
+        return Err(fail(ChildStep::Exec, Errno(libc::ENOENT)));
     };
 
     let mut pipe_fds = [0 as c_int; 2];
     // SAFETY: `pipe_fds` is a valid array of two ints for pipe2 to fill.
     check(unsafe { libc::pipe2(pipe_fds.as_mut_ptr(), libc::O_CLOEXEC) })
         .map_err(|e| fail(ChildStep::Fork, e))?;
-    // SAFETY: pipe2 succeeded; both descriptors are new and owned here.
-    let (read_end, write_end) = unsafe {
-        (
-            OwnedFd::from_raw_fd(pipe_fds[0]),
-            OwnedFd::from_raw_fd(pipe_fds[1]),
-        )
-    };
+    // pipe2 succeeded: both descriptors are new and owned here.
+    let (read_end, write_end) = (Fd(pipe_fds[0]), Fd(pipe_fds[1]));
 
     // SAFETY: pidone is single-threaded, so the child may run any code; it still restricts itself
     // to async-signal-safe calls and ends in exec or _exit.
     let pid = unsafe { libc::fork() };
     if pid == -1 {
-        return Err(fail(ChildStep::Fork, io::Error::last_os_error()));
+        return Err(fail(ChildStep::Fork, Errno::last()));
     }
     if pid == 0 {
         // SAFETY: we are the freshly forked child; `child_setup` never returns.
@@ -469,7 +664,7 @@ pub fn spawn(plan: &ChildPlan<'_>) -> Result<i32, SpawnError> {
                 &mut envp,
                 &mut listen_pid,
                 &groups,
-                write_end.as_raw_fd(),
+                write_end.raw(),
             )
         }
     }
@@ -479,11 +674,11 @@ pub fn spawn(plan: &ChildPlan<'_>) -> Result<i32, SpawnError> {
     while filled < report.len() {
         let rest = report.get_mut(filled..).unwrap_or_default();
         // SAFETY: `rest` is a valid writable buffer of its length.
-        let n = unsafe { libc::read(read_end.as_raw_fd(), rest.as_mut_ptr().cast(), rest.len()) };
+        let n = unsafe { libc::read(read_end.raw(), rest.as_mut_ptr().cast(), rest.len()) };
         match n {
             0 => break,
             n if n > 0 => filled += n as usize,
-            _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+            _ if Errno::last().0 == libc::EINTR => {}
             _ => break,
         }
     }
@@ -496,10 +691,7 @@ pub fn spawn(plan: &ChildPlan<'_>) -> Result<i32, SpawnError> {
     unsafe { libc::waitpid(pid, &mut status, 0) };
     let [step, e0, e1, e2, e3] = report;
     let errno = i32::from_ne_bytes([e0, e1, e2, e3]);
-    Err(fail(
-        ChildStep::from_byte(step),
-        io::Error::from_raw_os_error(errno),
-    ))
+    Err(fail(ChildStep::from_byte(step), Errno(errno)))
 }
 
 /// The child's half of [`spawn`].
@@ -516,9 +708,7 @@ unsafe fn child_setup(
     report_fd: RawFd,
 ) -> ! {
     let report = |step: ChildStep| -> ! {
-        let errno = io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EINVAL);
+        let errno = Errno::last().0;
         let [e0, e1, e2, e3] = errno.to_ne_bytes();
         let bytes = [step.to_byte(), e0, e1, e2, e3];
         // SAFETY: write and _exit are async-signal-safe; `bytes` is a valid buffer.
@@ -582,9 +772,9 @@ unsafe fn child_setup(
             }
         }
         if plan.sigchld_ignored {
-            let mut action: libc::sigaction = std::mem::zeroed();
+            let mut action: libc::sigaction = core::mem::zeroed();
             action.sa_sigaction = libc::SIG_IGN;
-            if libc::sigaction(libc::SIGCHLD, &action, std::ptr::null_mut()) == -1 {
+            if libc::sigaction(libc::SIGCHLD, &action, core::ptr::null_mut()) == -1 {
                 report(ChildStep::Signals);
             }
         }
@@ -593,7 +783,7 @@ unsafe fn child_setup(
             libc::SYS_rt_sigprocmask,
             libc::SIG_SETMASK,
             &mask as *const u64,
-            std::ptr::null_mut::<u64>(),
+            core::ptr::null_mut::<u64>(),
             8usize,
         ) == -1
         {

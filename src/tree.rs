@@ -6,9 +6,11 @@
 //! itself, and signals each descendant through a pidfd after re-checking its parent, so a pid
 //! recycled in between is never hit.
 
-use std::collections::HashMap;
-use std::fs;
-use std::io;
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::ffi::CString;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 use crate::sys;
 
@@ -19,29 +21,26 @@ pub fn parent_from_stat(stat: &str) -> Option<i32> {
     after_comm.split_whitespace().nth(1)?.parse().ok()
 }
 
+fn stat_path(pid: i32) -> Option<CString> {
+    CString::new(format!("/proc/{pid}/stat")).ok()
+}
+
 fn parent_of(pid: i32) -> Option<i32> {
-    parent_from_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+    let stat = sys::read_file(&stat_path(pid)?).ok()?;
+    parent_from_stat(&String::from_utf8_lossy(&stat))
 }
 
 /// Every descendant of `root`, parents before children.
 ///
 /// Fails when /proc is not mounted: an empty /proc directory must not look like a
 /// process without descendants (callers then fall back and say so).
-pub fn descendants(root: i32) -> io::Result<Vec<i32>> {
-    if fs::metadata(format!("/proc/{root}/stat")).is_err() {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("/proc/{root} not found (is /proc mounted?)"),
-        ));
+pub fn descendants(root: i32) -> Result<Vec<i32>, String> {
+    if parent_of(root).is_none() {
+        return Err(format!("/proc/{root} not found (is /proc mounted?)"));
     }
-    let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
-    for entry in fs::read_dir("/proc")? {
-        let Some(pid) = entry
-            .ok()
-            .and_then(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        else {
-            continue;
-        };
+    let mut children: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+    let pids = sys::numeric_entries(c"/proc").map_err(|e| format!("/proc: {e}"))?;
+    for pid in pids {
         if let Some(parent) = parent_of(pid) {
             children.entry(parent).or_default().push(pid);
         }
@@ -50,7 +49,7 @@ pub fn descendants(root: i32) -> io::Result<Vec<i32>> {
 }
 
 /// Breadth-first walk of a parent → children map from `root` (excluded).
-pub fn walk(root: i32, children: &HashMap<i32, Vec<i32>>) -> Vec<i32> {
+pub fn walk(root: i32, children: &BTreeMap<i32, Vec<i32>>) -> Vec<i32> {
     let mut found = Vec::new();
     let mut next = 0;
     found.extend(children.get(&root).into_iter().flatten().copied());
@@ -72,9 +71,9 @@ pub fn walk(root: i32, children: &HashMap<i32, Vec<i32>>) -> Vec<i32> {
 }
 
 /// Sends `sig` to every descendant of `root`; returns how many were signalled.
-pub fn signal_descendants(root: i32, sig: i32) -> io::Result<usize> {
+pub fn signal_descendants(root: i32, sig: i32) -> Result<usize, String> {
     let tree = descendants(root)?;
-    let members: std::collections::HashSet<i32> = tree.iter().copied().chain([root]).collect();
+    let members: BTreeSet<i32> = tree.iter().copied().chain([root]).collect();
     let mut sent = 0;
     for pid in tree {
         let Ok(pidfd) = sys::pidfd_open(pid) else {
@@ -104,7 +103,7 @@ mod tests {
 
     #[test]
     fn walk_finds_the_whole_tree_only() {
-        let map: HashMap<i32, Vec<i32>> =
+        let map: BTreeMap<i32, Vec<i32>> =
             [(1, vec![2, 3]), (2, vec![4]), (4, vec![5]), (9, vec![10])]
                 .into_iter()
                 .collect();

@@ -8,10 +8,13 @@
 //!   group of /etc/group that lists the user (getgrouplist's rule).
 //! - With GROUP: that gid, and it is the only supplementary group (su-exec's least-privilege rule).
 
-use std::fs;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
 
 use crate::parse::UserSpec;
-use crate::sys::Credentials;
+use crate::sys::{self, Credentials};
 
 /// A resolved `--user`: the ids plus the home directory for `HOME`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,9 +80,13 @@ fn numeric(text: &str) -> Option<u32> {
 
 /// Resolves `spec` against the system's /etc/passwd and /etc/group.
 pub fn resolve(spec: &UserSpec) -> Result<ResolvedUser, String> {
-    let passwd = fs::read_to_string("/etc/passwd");
-    let group = fs::read_to_string("/etc/group");
-    resolve_with(spec, passwd.as_deref().ok(), group.as_deref().ok())
+    let read = |path| {
+        sys::read_file(path)
+            .ok()
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+    };
+    let (passwd, group) = (read(c"/etc/passwd"), read(c"/etc/group"));
+    resolve_with(spec, passwd.as_deref(), group.as_deref())
 }
 
 /// Resolves `spec` against the given file contents (`None`: the file could not be read).
