@@ -18,10 +18,14 @@
 //!
 //! # Invariants
 //! - Once the child runs, only the main child's exit ends pidone; errors are logged and the loop
-//!   goes on. No panics on runtime paths (no unwrap/expect/indexing), `panic = "abort"` anyway.
+//!   goes on. No panics on runtime paths (no unwrap/expect/indexing); the binary's panic handler
+//!   aborts anyway.
+//! - The library is `#![no_std]` (with `alloc`): the binary links no Rust std, whose panic and
+//!   backtrace machinery would triple its size and resident memory.
 //! - Logging never panics and never kills pidone ([`log`]).
 //! - No periodic wake-ups: the loop blocks with no timeout unless a timer is armed.
-//! - All `unsafe` lives in [`sys`], except the one call in `main.rs` that reads the C `argv`.
+//! - All `unsafe` lives in [`sys`], except in `main.rs`: the C entry points (`#[unsafe(no_mangle)]`)
+//!   and the one call that reads the C `argv`.
 //!
 //! # Exit codes
 //! | situation | code |

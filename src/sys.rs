@@ -174,7 +174,7 @@ pub fn environment() -> Vec<&'static [u8]> {
     environment_with_prefixes(&[""])
 }
 
-/// Reads a whole file (e.g. /etc/passwd, /proc/<pid>/stat).
+/// Reads a whole file (e.g. /etc/passwd, `/proc/<pid>/stat`).
 pub fn read_file(path: &CStr) -> Result<Vec<u8>, Errno> {
     // SAFETY: `path` is a valid NUL-terminated string.
     let fd = Fd(check(unsafe {
