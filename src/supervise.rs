@@ -7,7 +7,9 @@
 //! mode, SIGTERM/SIGINT) ends this loop: every other error is logged and the loop goes on.
 
 use alloc::format;
+use alloc::string::ToString;
 use alloc::vec;
+use core::fmt;
 use core::time::Duration;
 
 use crate::cli::Persona;
@@ -31,6 +33,28 @@ enum Phase {
     Draining { deadline: Duration, killed: bool },
     /// Exit with this code.
     Done(i32),
+}
+
+/// Whom a signal for "everyone" reached (for log lines).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reached {
+    /// PID 1: `kill(-1)`, every other process of the namespace.
+    Namespace,
+    /// Subreaper: this many descendants, found through /proc.
+    Descendants(usize),
+    /// No /proc: the child's process group only.
+    ChildGroup,
+}
+
+impl fmt::Display for Reached {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reached::Namespace => f.write_str("every process of the namespace"),
+            Reached::Descendants(1) => f.write_str("1 descendant"),
+            Reached::Descendants(count) => write!(f, "{count} descendants"),
+            Reached::ChildGroup => f.write_str("the child's process group"),
+        }
+    }
 }
 
 /// The running supervisor.
@@ -155,16 +179,16 @@ impl<'a> Supervisor<'a> {
                 );
                 self.phase = Phase::Done(self.exit_code);
             } else {
-                let count = self.signal_everyone(libc::SIGKILL);
+                let reached = self.signal_everyone(libc::SIGKILL);
                 log::event(
                     Level::Warn,
                     "wait_all_killed",
                     &format!(
-                        "--wait-all: descendants still running after the grace period; sent SIGKILL to {count}"
+                        "--wait-all: descendants still running after the grace period; sent SIGKILL to {reached}"
                     ),
                     &[
                         Field::Str("signal", "SIGKILL"),
-                        Field::Int("processes", count as i64),
+                        Field::Str("target", &reached.to_string()),
                     ],
                 );
                 self.phase = Phase::Draining {
@@ -189,9 +213,9 @@ impl<'a> Supervisor<'a> {
                 format!("the child's process group ({child})")
             }
             ForwardTarget::All => {
-                let count = self.signal_everyone(libc::SIGKILL);
+                let reached = self.signal_everyone(libc::SIGKILL);
                 let _ = sys::kill(child, libc::SIGKILL);
-                format!("every descendant ({count} processes)")
+                reached.to_string()
             }
         };
         let period = self
@@ -359,27 +383,24 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    /// Signals every process pidone may reach in its tree; returns how many (as PID 1: 1 when
-    /// any was reached, since `kill(-1)` does not say how many).
-    fn signal_everyone(&self, sig: i32) -> usize {
+    /// Signals every process pidone may reach in its tree and says whom it reached.
+    fn signal_everyone(&self, sig: i32) -> Reached {
         if self.own_pid == 1 {
-            return usize::from(sys::kill(-1, sig).is_ok());
+            let _ = sys::kill(-1, sig); // ESRCH: nobody else is left
+            return Reached::Namespace;
         }
         match tree::signal_descendants(self.own_pid, sig) {
-            Ok(count) => count,
+            Ok(count) => Reached::Descendants(count),
             Err(error) => {
                 // Without /proc pidone cannot find its tree; it still reaches the child's group.
                 log::warn(
                     "tree_unavailable",
                     &format!("cannot list descendants (/proc): {error}"),
                 );
-                self.child.map_or(0, |child| {
-                    usize::from(
-                        sys::kill(-child, sig)
-                            .or_else(|_| sys::kill(child, sig))
-                            .is_ok(),
-                    )
-                })
+                if let Some(child) = self.child {
+                    let _ = sys::kill(-child, sig).or_else(|_| sys::kill(child, sig));
+                }
+                Reached::ChildGroup
             }
         }
     }
@@ -444,21 +465,23 @@ impl<'a> Supervisor<'a> {
             return;
         }
         let sig = self.config.wait_all_signal;
-        let count = self.signal_everyone(sig);
+        let reached = self.signal_everyone(sig);
         let grace = self.config.grace_period.unwrap_or(DEFAULT_WAIT_ALL_GRACE);
-        log::event(
-            Level::Info,
-            "wait_all",
-            &format!(
-                "--wait-all: sent {} to the remaining descendants; waiting up to {}",
-                signals::name(sig),
-                format_duration(grace)
-            ),
-            &[
-                Field::Str("signal", &signals::name(sig)),
-                Field::Int("processes", count as i64),
-            ],
-        );
+        if log::enabled(Level::Info) {
+            log::event(
+                Level::Info,
+                "wait_all",
+                &format!(
+                    "--wait-all: sent {} to {reached}; waiting up to {}",
+                    signals::name(sig),
+                    format_duration(grace)
+                ),
+                &[
+                    Field::Str("signal", &signals::name(sig)),
+                    Field::Str("target", &reached.to_string()),
+                ],
+            );
+        }
         self.phase = Phase::Draining {
             deadline: sys::monotonic_now().saturating_add(grace),
             killed: false,
