@@ -85,12 +85,7 @@ pub fn run(args: Vec<Vec<u8>>) -> i32 {
     // One pass over the environment for every variable pidone reads (PIDONE_*, TINI_*, ...).
     let variables =
         sys::environment_with_prefixes(&["PIDONE_", "TINI_", "DUMB_INIT_", "CATATONIT_"]);
-    let lookup = |name: &str| -> Option<Vec<u8>> {
-        variables.iter().find_map(|entry| {
-            let value = entry.strip_prefix(name.as_bytes())?.strip_prefix(b"=")?;
-            Some(value.to_vec())
-        })
-    };
+    let lookup = |name: &str| sys::value_in(&variables, name).map(<[u8]>::to_vec);
     let config = match Config::build(persona, options, &lookup) {
         Ok(config) => config,
         Err(message) => {

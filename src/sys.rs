@@ -164,8 +164,14 @@ pub fn environment_with_prefixes(prefixes: &[&str]) -> Vec<&'static [u8]> {
 
 /// The value of environment variable `name`, if set.
 pub fn env_var(name: &str) -> Option<&'static [u8]> {
-    environment_with_prefixes(&[name])
-        .into_iter()
+    value_in(&environment_with_prefixes(&[name]), name)
+}
+
+/// The value of `name` among `NAME=value` entries (e.g. a snapshot from
+/// [`environment_with_prefixes`]).
+pub fn value_in(entries: &[&'static [u8]], name: &str) -> Option<&'static [u8]> {
+    entries
+        .iter()
         .find_map(|entry| entry.strip_prefix(name.as_bytes())?.strip_prefix(b"="))
 }
 

@@ -5,6 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
+#[path = "common/docker_version.rs"]
+mod docker_version;
+use docker_version::parse_init_version;
 
 use std::ffi::OsStr;
 use std::path::PathBuf;
@@ -550,24 +553,6 @@ fn pause_mode_reaps_adopted_orphans() {
 // ---------------------------------------------------------------------------------------------
 // Version, help, licence
 
-/// Docker's `parseInitVersion`: split on " - ", `tini version X` then optional `git.H`.
-fn docker_parse(output: &str) -> Option<(String, String)> {
-    let parts: Vec<&str> = output.split(" - ").collect();
-    let mut commit = String::new();
-    if parts.len() >= 2 {
-        let git: Vec<&str> = parts[1].trim().split('.').collect();
-        if git.len() == 2 && git[0] == "git" {
-            commit = git[1].to_string();
-        }
-    }
-    let version = parts[0]
-        .trim()
-        .strip_prefix("tini version ")
-        .unwrap_or_default()
-        .to_string();
-    (!version.is_empty() || !commit.is_empty()).then_some((version, commit))
-}
-
 const PERSONA_NAMES: [(&str, &str); 6] = [
     ("pidone", "pidone"),
     ("tini", "tini"),
@@ -599,7 +584,7 @@ fn version_line_parses_with_dockers_rule_in_every_persona() {
             assert!(stderr.is_empty(), "{persona} {flag}: {stderr}");
             assert_eq!(stdout.lines().count(), 1, "{persona} {flag}: {stdout}");
             assert!(stdout.starts_with("tini version "), "{stdout}");
-            let (version, commit) = docker_parse(&stdout).expect("docker rejects it");
+            let (version, commit) = parse_init_version(&stdout).expect("docker rejects it");
             assert!(version.contains("_pidone"), "{persona}: {version:?}");
             assert!(
                 version.starts_with(env!("CARGO_PKG_VERSION")),
