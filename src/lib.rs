@@ -20,8 +20,6 @@
 //! - Once the child runs, only the main child's exit ends pidone; errors are logged and the loop
 //!   goes on. No panics on runtime paths (no unwrap/expect/indexing); the binary's panic handler
 //!   aborts anyway.
-//! - The library is `#![no_std]` (with `alloc`): the binary links no Rust std, whose panic and
-//!   backtrace machinery would triple its size and resident memory.
 //! - Logging never panics and never kills pidone ([`log`]).
 //! - No periodic wake-ups: the loop blocks with no timeout unless a timer is armed.
 //! - All `unsafe` lives in [`sys`], except in `main.rs`: the C entry points (`#[unsafe(no_mangle)]`)
@@ -36,8 +34,6 @@
 //! | command found but not executable, a directory, permission denied | 126 |
 //! | usage error, other failure to start | 1 |
 //! | `-h`, `--version`, `-l`/`-L`; pause mode on SIGTERM/SIGINT | 0 |
-
-#![cfg_attr(not(test), no_std)]
 
 extern crate alloc;
 

@@ -7,7 +7,6 @@
 
 use alloc::ffi::CString;
 use alloc::vec::Vec;
-use core::alloc::{GlobalAlloc, Layout};
 use core::ffi::{CStr, c_char, c_int};
 use core::fmt;
 use core::mem::MaybeUninit;
@@ -59,52 +58,6 @@ impl Drop for Fd {
     }
 }
 
-/// The allocator of the pidone binary: the C library's malloc. (pidone does not link Rust's std,
-/// whose panic machinery alone would double the binary and its resident memory.)
-pub struct LibcAlloc;
-
-// SAFETY: malloc/posix_memalign/free/realloc satisfy GlobalAlloc's contract: they return null on
-// failure, memory aligned as requested (posix_memalign for alignments above malloc's 16), and
-// `dealloc` only receives pointers these functions returned.
-unsafe impl GlobalAlloc for LibcAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if layout.align() <= 16 {
-            // SAFETY: malloc has no preconditions.
-            unsafe { libc::malloc(layout.size()).cast() }
-        } else {
-            let mut out = core::ptr::null_mut();
-            // SAFETY: the alignment is a power of two and a multiple of the pointer size.
-            match unsafe { libc::posix_memalign(&mut out, layout.align(), layout.size()) } {
-                0 => out.cast(),
-                _ => core::ptr::null_mut(),
-            }
-        }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
-        // SAFETY: `ptr` came from malloc/posix_memalign/realloc above (GlobalAlloc's contract).
-        unsafe { libc::free(ptr.cast()) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if layout.align() <= 16 {
-            // SAFETY: `ptr` came from this allocator with an alignment malloc provides.
-            unsafe { libc::realloc(ptr.cast(), new_size).cast() }
-        } else {
-            // SAFETY: the caller's contract for realloc: `ptr` is live with `layout`.
-            unsafe {
-                let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
-                let new = self.alloc(new_layout);
-                if !new.is_null() {
-                    core::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
-                    self.dealloc(ptr, layout);
-                }
-                new
-            }
-        }
-    }
-}
-
 /// Copies the C `argv` into owned strings.
 ///
 /// # Safety
@@ -123,11 +76,6 @@ pub unsafe fn args_from_c(argc: c_int, argv: *const *const c_char) -> Vec<Vec<u8
     }
     args
 }
-
-// Without std nothing else links the C library (static musl in the release binary), which
-// provides the start-up code that calls `main` and every function the libc crate declares.
-#[link(name = "c")]
-unsafe extern "C" {}
 
 unsafe extern "C" {
     /// The C library's environment array (NULL-terminated `NAME=value` strings).
@@ -266,12 +214,6 @@ pub fn wait_readable(fd: &Fd, timeout: Duration) -> bool {
 pub fn chdir_root() -> Result<(), Errno> {
     // SAFETY: a static NUL-terminated path.
     check(unsafe { libc::chdir(c"/".as_ptr()) }).map(drop)
-}
-
-/// Ends pidone abnormally (a bug: the panic handler).
-pub fn abort() -> ! {
-    // SAFETY: abort has no preconditions and does not return.
-    unsafe { libc::abort() }
 }
 
 /// Ends pidone at once with `code`: no destructors, no atexit handlers, nothing left to flush
