@@ -158,7 +158,8 @@ impl Config {
         };
 
         let verbosity = if cli.verbose > 0 {
-            let level = 1 + cli.verbose;
+            // Saturating: 255 `-v` once wrapped to 0 (silent) or panicked in a debug build.
+            let level = cli.verbose.saturating_add(1);
             if persona == Persona::DumbInit {
                 level.max(3)
             } else {
@@ -324,6 +325,20 @@ mod tests {
         };
         let config = build(Persona::Tini, cli, &[("TINI_VERBOSITY", "0")]);
         assert_eq!(config.map(|c| c.verbosity), Ok(Level::Info));
+    }
+
+    #[test]
+    fn many_v_flags_saturate_at_trace() {
+        for persona in [Persona::Pidone, Persona::DumbInit] {
+            for verbose in [3, 4, 254, 255] {
+                let cli = CliOptions {
+                    verbose,
+                    ..with_command()
+                };
+                let config = build(persona, cli, &[]);
+                assert_eq!(config.map(|c| c.verbosity), Ok(Level::Trace), "{verbose}");
+            }
+        }
     }
 
     #[test]

@@ -381,6 +381,21 @@ fn start_failures_have_codes_and_one_line() {
     }
 }
 
+/// 300 `-v` saturate at the loudest level: no overflow panic (debug) and no silence (release).
+#[test]
+fn three_hundred_v_flags_saturate_at_the_loudest_level() {
+    let loudest = run_to_end(Mode::Direct, &["-vvvv", "--", &ex("exit_with"), "3"]);
+    let mut args = vec!["-v"; 300];
+    let exit_with = ex("exit_with");
+    args.extend(["--", exit_with.as_str(), "3"]);
+    let (code, _, stderr) = run_to_end(Mode::Direct, &args);
+    assert_eq!(code, 3, "{stderr:?}");
+    assert_eq!(loudest.0, 3, "{:?}", loudest.2);
+    let spawned = |lines: &[String]| lines.iter().any(|l| l.contains("Spawned child process"));
+    assert!(spawned(&loudest.2), "-vvvv: {:?}", loudest.2);
+    assert!(spawned(&stderr), "300 -v went silent: {stderr:?}");
+}
+
 #[test]
 fn help_version_license_exit_zero() {
     for args in [["-h"], ["--help"], ["--version"], ["-V"], ["-l"], ["-L"]] {
