@@ -3,7 +3,10 @@
 //!
 //! Precedence, highest first: a command-line flag; its `PIDONE_*` variable; the anchors' own
 //! variables (`TINI_*`, `DUMB_INIT_*`, `CATATONIT_DEBUG`, each with its anchor's semantics); the
-//! persona's default. An invalid `PIDONE_*` value is a usage error naming the variable.
+//! persona's default. clap already applied the `PIDONE_*` variables that mean exactly what their
+//! flag means (see [`crate::cli`]); this reads the others: `PIDONE_VERBOSITY` (a level, not a
+//! count), `PIDONE_EXPECT_EXIT` and `PIDONE_REWRITE` (comma-separated lists for repeatable flags).
+//! An invalid `PIDONE_*` value is a usage error naming the variable.
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -150,12 +153,6 @@ impl Config {
     pub fn build(persona: Persona, cli: CliOptions, env: EnvLookup<'_>) -> Result<Config, String> {
         let is_set = |name: &str| env(name).is_some();
         let is_exactly = |name: &str, want: &str| env(name).is_some_and(|v| v == want.as_bytes());
-        let flag = |given: bool, name: &str| -> Result<bool, String> {
-            if given {
-                return Ok(true);
-            }
-            Ok(env_value(env, name, parse::boolean)?.unwrap_or(false))
-        };
 
         let verbosity = if cli.verbose > 0 {
             // Saturating: 255 `-v` once wrapped to 0 (silent) or panicked in a debug build.
@@ -176,19 +173,15 @@ impl Config {
         };
 
         // Accepted for tini compatibility: pidone registers as subreaper whenever it is not PID 1.
-        let _subreaper = flag(cli.subreaper, "PIDONE_SUBREAPER")? || is_set("TINI_SUBREAPER");
+        let _subreaper = cli.subreaper || is_set("TINI_SUBREAPER");
 
-        let single_child =
-            flag(cli.single_child, "PIDONE_SINGLE_CHILD")? || is_exactly("DUMB_INIT_SETSID", "0");
+        let single_child = cli.single_child || is_exactly("DUMB_INIT_SETSID", "0");
         let new_session = persona == Persona::DumbInit && !single_child;
 
+        // `cli.forward_to` holds --forward-to, or PIDONE_FORWARD_TO when -g was not given.
         let forward_to = if let Some(target) = cli.forward_to {
             target
-        } else if cli.process_group {
-            ForwardTarget::Group
-        } else if let Some(target) = env_value(env, "PIDONE_FORWARD_TO", parse::forward_target)? {
-            target
-        } else if is_set("TINI_KILL_PROCESS_GROUP") || new_session {
+        } else if cli.process_group || is_set("TINI_KILL_PROCESS_GROUP") || new_session {
             ForwardTarget::Group
         } else {
             ForwardTarget::Child
@@ -221,7 +214,7 @@ impl Config {
             expected.insert(code);
         }
 
-        let pause = flag(cli.pause, "PIDONE_PAUSE")?;
+        let pause = cli.pause;
         if cli.command.is_empty() && !pause {
             return Err(
                 "no command given (usage: pidone [OPTIONS] [--] COMMAND [ARGS...]; see -h)"
@@ -234,38 +227,19 @@ impl Config {
             command: if pause { Vec::new() } else { cli.command },
             pause,
             verbosity: level_from(verbosity),
-            log_format: match cli.log_format {
-                Some(format) => format,
-                None => env_value(env, "PIDONE_LOG_FORMAT", parse::log_format)?.unwrap_or_default(),
-            },
-            warn_on_reap: flag(cli.warn_on_reap, "PIDONE_WARN_ON_REAP")?,
+            log_format: cli.log_format.unwrap_or_default(),
+            warn_on_reap: cli.warn_on_reap,
             forward_to,
             new_session,
             suspend_after_stop: persona == Persona::DumbInit,
             rewrites,
             expected,
-            pdeath_signal: match cli.pdeath_signal {
-                Some(sig) => Some(sig),
-                None => env_value(env, "PIDONE_PDEATH_SIGNAL", signals::parse)?,
-            },
-            grace_period: match cli.grace_period {
-                Some(period) => Some(period),
-                None => env_value(env, "PIDONE_GRACE_PERIOD", parse::duration)?,
-            },
-            wait_all: flag(cli.wait_all, "PIDONE_WAIT_ALL")?,
-            wait_all_signal: match cli.wait_all_signal {
-                Some(sig) => sig,
-                None => env_value(env, "PIDONE_WAIT_ALL_SIGNAL", signals::parse)?
-                    .unwrap_or(libc::SIGTERM),
-            },
-            stop_delay: match cli.stop_delay {
-                Some(delay) => Some(delay),
-                None => env_value(env, "PIDONE_STOP_DELAY", parse::duration)?,
-            },
-            user: match cli.user {
-                Some(user) => Some(user),
-                None => env_value(env, "PIDONE_USER", parse::user_spec)?,
-            },
+            pdeath_signal: cli.pdeath_signal,
+            grace_period: cli.grace_period,
+            wait_all: cli.wait_all,
+            wait_all_signal: cli.wait_all_signal.unwrap_or(libc::SIGTERM),
+            stop_delay: cli.stop_delay,
+            user: cli.user,
         })
     }
 }
@@ -291,33 +265,13 @@ mod tests {
     }
 
     #[test]
-    fn cli_beats_pidone_env_beats_anchor_env() {
+    fn cli_and_pidone_env_beat_anchor_env() {
+        // clap has put --forward-to or PIDONE_FORWARD_TO into the options already.
         let cli = CliOptions {
-            grace_period: Some(Duration::from_secs(1)),
+            forward_to: Some(ForwardTarget::Child),
             ..with_command()
         };
-        let config = build(Persona::Pidone, cli, &[("PIDONE_GRACE_PERIOD", "9s")]);
-        assert_eq!(
-            config.map(|c| c.grace_period),
-            Ok(Some(Duration::from_secs(1)))
-        );
-        let config = build(
-            Persona::Pidone,
-            with_command(),
-            &[("PIDONE_GRACE_PERIOD", "9s")],
-        );
-        assert_eq!(
-            config.map(|c| c.grace_period),
-            Ok(Some(Duration::from_secs(9)))
-        );
-        let config = build(
-            Persona::Pidone,
-            with_command(),
-            &[
-                ("PIDONE_FORWARD_TO", "child"),
-                ("TINI_KILL_PROCESS_GROUP", ""),
-            ],
-        );
+        let config = build(Persona::Pidone, cli, &[("TINI_KILL_PROCESS_GROUP", "")]);
         assert_eq!(config.map(|c| c.forward_to), Ok(ForwardTarget::Child));
         let cli = CliOptions {
             verbose: 1,
@@ -325,6 +279,19 @@ mod tests {
         };
         let config = build(Persona::Tini, cli, &[("TINI_VERBOSITY", "0")]);
         assert_eq!(config.map(|c| c.verbosity), Ok(Level::Info));
+        let config = build(
+            Persona::Tini,
+            with_command(),
+            &[("PIDONE_VERBOSITY", "3"), ("TINI_VERBOSITY", "0")],
+        );
+        assert_eq!(config.map(|c| c.verbosity), Ok(Level::Debug));
+        let cli = CliOptions {
+            expect_exit: vec![3],
+            ..with_command()
+        };
+        let config = build(Persona::Pidone, cli, &[("PIDONE_EXPECT_EXIT", "4")]);
+        let expected = config.map(|c| c.expected).unwrap_or_default();
+        assert!(expected.contains(3) && !expected.contains(4));
     }
 
     #[test]
@@ -406,18 +373,11 @@ mod tests {
 
     #[test]
     fn invalid_environment_names_the_variable() {
+        // The other PIDONE_* variables are clap's (`Arg::env`): tests/features.rs checks them.
         for (name, value) in [
-            ("PIDONE_GRACE_PERIOD", "soon"),
-            ("PIDONE_FORWARD_TO", "everyone"),
-            ("PIDONE_WAIT_ALL", "maybe"),
             ("PIDONE_REWRITE", "TERM"),
             ("PIDONE_EXPECT_EXIT", "300"),
-            ("PIDONE_USER", ""),
-            ("PIDONE_LOG_FORMAT", "xml"),
             ("PIDONE_VERBOSITY", "loud"),
-            ("PIDONE_PDEATH_SIGNAL", "NOPE"),
-            ("PIDONE_WAIT_ALL_SIGNAL", "0"),
-            ("PIDONE_STOP_DELAY", "-1s"),
         ] {
             let err = build(Persona::Pidone, with_command(), &[(name, value)])
                 .err()
@@ -439,12 +399,6 @@ mod tests {
                 ..CliOptions::default()
             },
             &[],
-        );
-        assert!(config.is_ok_and(|c| c.pause));
-        let config = build(
-            Persona::Pidone,
-            CliOptions::default(),
-            &[("PIDONE_PAUSE", "1")],
         );
         assert!(config.is_ok_and(|c| c.pause));
     }

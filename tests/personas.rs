@@ -653,6 +653,10 @@ fn help_names_the_persona_and_lists_every_option_and_variable() {
                 "{persona} {flag}: {stdout}"
             );
             assert!(stdout.contains(&format!("Usage: {shown} ")), "{persona}");
+            assert!(
+                !stdout.contains('\x1b'),
+                "{persona}: colour codes in a pipe"
+            );
             for option in options.iter().chain(&variables) {
                 assert!(stdout.contains(option), "{persona} {flag}: no {option}");
             }
