@@ -1223,3 +1223,48 @@ impl CloneMode for Mode {
         }
     }
 }
+
+/// `--forward-to all` as subreaper where `pidfd_open` is refused (a seccomp profile returning
+/// EPERM; old kernels give ENOSYS): the main child and the setsid'd grandchild still get every
+/// signal, and the fallback is logged once, not per signal.
+#[test]
+fn forward_to_all_without_pidfds_still_reaches_the_child_and_the_tree() {
+    let sigprint = ex("sigprint");
+    let deny = example("deny_pidfd");
+    let words = [
+        "--forward-to",
+        "all",
+        "--",
+        "sh",
+        "-c",
+        SETSID_SCRIPT,
+        &sigprint,
+    ];
+    let args: Vec<&OsStr> = words.iter().map(OsStr::new).collect();
+    let mut run = start_with(
+        Mode::Direct,
+        &[deny.as_os_str()],
+        pidone().as_os_str(),
+        &args,
+        &[],
+    );
+    run.expect_line("ready");
+    run.expect_line("ready");
+    for _ in 0..2 {
+        run.signal(libc::SIGUSR1);
+        run.expect_line("signal 10 ");
+        run.expect_line("signal 10 ");
+    }
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait(), 0);
+    let warnings: Vec<String> = run
+        .stderr_lines()
+        .into_iter()
+        .filter(|l| l.contains("pidfd_open failed"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{:?}", run.stderr_lines());
+    assert!(
+        warnings[0].contains("Operation not permitted"),
+        "{warnings:?}"
+    );
+}
