@@ -78,10 +78,7 @@ pub fn run(args: Vec<Vec<u8>>) -> i32 {
             return 1;
         }
     };
-    // One pass over the environment for every variable pidone reads (PIDONE_*, TINI_*, ...).
-    let variables =
-        sys::environment_with_prefixes(&["PIDONE_", "TINI_", "DUMB_INIT_", "CATATONIT_"]);
-    let lookup = |name: &str| sys::value_in(&variables, name).map(<[u8]>::to_vec);
+    let lookup = |name: &str| std::env::var_os(name).map(std::os::unix::ffi::OsStringExt::into_vec);
     let config = match Config::build(persona, options, &lookup) {
         Ok(config) => config,
         Err(message) => {
@@ -104,14 +101,19 @@ pub fn run(args: Vec<Vec<u8>>) -> i32 {
     }
 }
 
+/// Prints help, version or licence; a closed or broken stdout is ignored (exit 0 all the same).
 fn print(text: &str) -> i32 {
-    sys::write_all_ignoring_errors(libc::STDOUT_FILENO, text.as_bytes());
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
     0
 }
 
-fn setup_error(what: &str, error: impl core::fmt::Display) -> StartError {
+fn setup_error(what: &str, error: sys::Errno) -> StartError {
     StartError {
-        message: format!("{what}: {error}"),
+        message: format!("{what}: {}", error.desc()),
         exit_code: 1,
     }
 }
@@ -119,7 +121,10 @@ fn setup_error(what: &str, error: impl core::fmt::Display) -> StartError {
 /// Set-up: everything that may still fail before the child runs.
 fn start(config: &Config) -> Result<Supervisor<'_>, StartError> {
     let user = match &config.user {
-        Some(spec) => Some(user::resolve(spec).map_err(|why| setup_error("--user", why))?),
+        Some(spec) => Some(user::resolve(spec).map_err(|why| StartError {
+            message: format!("--user: {why}"),
+            exit_code: 1,
+        })?),
         None => None,
     };
     let blocked = SignalSet::blockable();
@@ -127,8 +132,8 @@ fn start(config: &Config) -> Result<Supervisor<'_>, StartError> {
         sys::set_signal_mask(blocked).map_err(|e| setup_error("cannot block signals", e))?;
     let sigchld_ignored =
         sys::reset_ignored_sigchld().map_err(|e| setup_error("cannot reset SIGCHLD", e))?;
-    let signal_fd =
-        sys::signalfd(blocked).map_err(|e| setup_error("cannot create a signalfd", e))?;
+    let signals =
+        sys::SignalSource::open(blocked).map_err(|e| setup_error("cannot create a signalfd", e))?;
     if sys::own_pid() != 1
         && let Err(error) = sys::set_child_subreaper()
     {
@@ -148,7 +153,7 @@ fn start(config: &Config) -> Result<Supervisor<'_>, StartError> {
         None
     } else {
         let session = if config.new_session {
-            if sys::is_tty(libc::STDIN_FILENO) {
+            if sys::stdin_is_tty() {
                 detached_tty = sys::detach_controlling_tty().is_ok();
             }
             Session::NewSession
@@ -180,6 +185,6 @@ fn start(config: &Config) -> Result<Supervisor<'_>, StartError> {
     };
     // pidone must not pin a mount or hold the files it inherited; the child has its own copies.
     let _ = sys::chdir_root();
-    sys::close_inherited_fds(signal_fd.raw());
-    Ok(Supervisor::new(config, signal_fd, child, detached_tty))
+    sys::close_inherited_fds(signals.raw_fd());
+    Ok(Supervisor::new(config, signals, child, detached_tty))
 }

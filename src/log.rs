@@ -5,13 +5,11 @@
 //! drops the SIGPIPE it raises for itself, so a broken stderr costs nothing but the message.
 //! The logger is configured once at start-up and read-only afterwards.
 
-use alloc::borrow::Cow;
-use alloc::format;
-use alloc::string::String;
-use alloc::vec::Vec;
-use core::fmt::Write as _;
-use core::sync::atomic::{AtomicU8, Ordering};
-use core::time::Duration;
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, SystemTime};
 
 use crate::sys;
 
@@ -120,7 +118,14 @@ pub fn event(level: Level, event: &str, message: &str, fields: &[Field<'_>]) {
         };
         format!("[{} {name} ({pid})] {}\n", level.tag(), one_line(message))
     };
-    sys::write_all_ignoring_errors(libc::STDERR_FILENO, line.as_bytes());
+    write_stderr(&line);
+}
+
+/// Writes one whole line to stderr, ignoring every error: std's stderr is unbuffered, retries
+/// EINTR and treats a closed stderr as success; a broken pipe only returns an error, because
+/// pidone blocks SIGPIPE and drops the SIGPIPE it raises for itself.
+fn write_stderr(line: &str) {
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// Convenience for a warning without fields.
@@ -143,13 +148,16 @@ pub fn fatal(message: &str) {
     } else {
         format!("pidone: {}\n", one_line(message))
     };
-    sys::write_all_ignoring_errors(libc::STDERR_FILENO, line.as_bytes());
+    write_stderr(&line);
 }
 
 fn json_line(level: Level, event: &str, message: &str, fields: &[Field<'_>], pid: i32) -> String {
     let mut out = String::with_capacity(128);
     out.push_str("{\"ts\":\"");
-    push_timestamp(&mut out, sys::realtime_now());
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    push_timestamp(&mut out, now);
     out.push_str("\",\"level\":\"");
     out.push_str(level.json());
     out.push_str("\",\"event\":");

@@ -4,8 +4,6 @@
 //! never counts them and never trusts `si_pid`. Each SIGCHLD batch runs `waitpid(-1, WNOHANG)`
 //! until nothing is left and checks every pid against the main child.
 
-use alloc::format;
-
 use crate::log::{self, Field, Level};
 use crate::status::ChildExit;
 use crate::sys;
@@ -57,10 +55,10 @@ pub fn reap_all(main_child: Option<i32>, warn_on_reap: bool) -> Sweep {
             }
             Ok(None) => break,
             Err(error) => {
-                if error.0 == libc::ECHILD {
+                if error == sys::Errno::ECHILD {
                     sweep.no_children_left = true;
                 } else {
-                    log::warn("reap_failed", &format!("waitpid failed: {error}"));
+                    log::warn("reap_failed", &format!("waitpid failed: {}", error.desc()));
                 }
                 break;
             }

@@ -1,14 +1,17 @@
 //! Signal numbers, names and sets, in the kernel's numbering.
 //!
 //! pidone forwards signals **by number** (`c_int`), never through a typed enum, because the typed
-//! enums of libc wrappers cannot express the real-time signals. Names follow the Linux ABI and the
-//! conventions of `kill -l` and Docker: SIGRTMIN is 34 and SIGRTMAX is 64, whatever libc pidone is
-//! built with (musl reserves 32..=34 for itself and calls 35 SIGRTMIN; the kernel and every sender
-//! outside pidone do not).
+//! enums of libc wrappers cannot express the real-time signals. Standard names come from
+//! signal-hook (`signal_name`), except SIGSTKFLT and SIGPWR, which it does not list. Real-time
+//! names follow the Linux ABI and the conventions of `kill -l`, glibc and Docker: SIGRTMIN is 34
+//! and SIGRTMAX is 64 whatever libc pidone is built with (musl reserves 32..=34 and calls 35
+//! SIGRTMIN; the kernel and every sender outside pidone do not), names run up from SIGRTMIN to
+//! SIGRTMIN+15 (49) and down from SIGRTMAX-14 (50).
 
-use alloc::borrow::Cow;
-use alloc::format;
-use alloc::string::String;
+use std::borrow::Cow;
+
+use signal_hook::consts::signal as sig;
+use signal_hook::low_level::signal_name;
 
 /// Highest signal number on Linux.
 pub const SIGMAX: i32 = 64;
@@ -17,39 +20,46 @@ pub const SIGRTMIN: i32 = 34;
 /// Last real-time signal.
 pub const SIGRTMAX: i32 = 64;
 
-/// Standard signal names, indexed by number (index 0 unused).
-const STANDARD_NAMES: [&str; 32] = [
-    "", "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
-    "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
-    "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
-];
+/// Standard signals that signal-hook's `signal_name` does not know (Linux-specific).
+const NAMES_SIGNAL_HOOK_LACKS: [(&str, i32); 2] =
+    [("SIGSTKFLT", libc::SIGSTKFLT), ("SIGPWR", libc::SIGPWR)];
 
 /// Alternative names accepted on input.
 const ALIASES: [(&str, i32); 4] = [
-    ("IOT", libc::SIGABRT),
-    ("POLL", libc::SIGIO),
-    ("CLD", libc::SIGCHLD),
-    ("UNUSED", libc::SIGSYS),
+    ("IOT", sig::SIGABRT),
+    ("POLL", sig::SIGIO),
+    ("CLD", sig::SIGCHLD),
+    ("UNUSED", sig::SIGSYS),
 ];
+
+/// The name of a standard signal 1..=31, `SIGTERM` style.
+fn standard_name(number: i32) -> Option<&'static str> {
+    signal_name(number).or_else(|| {
+        NAMES_SIGNAL_HOOK_LACKS
+            .iter()
+            .find(|(_, n)| *n == number)
+            .map(|(name, _)| *name)
+    })
+}
 
 /// Signals the kernel raises synchronously when a process faults. pidone blocks them like every
 /// other signal (the kernel still forces a real fault through a blocked mask, so a crash in pidone
 /// stays visible) and forwards them only when another process sent them with `kill`/`sigqueue`.
 pub const FAULT_SIGNALS: [i32; 7] = [
-    libc::SIGSEGV,
-    libc::SIGBUS,
-    libc::SIGFPE,
-    libc::SIGILL,
-    libc::SIGABRT,
-    libc::SIGTRAP,
-    libc::SIGSYS,
+    sig::SIGSEGV,
+    sig::SIGBUS,
+    sig::SIGFPE,
+    sig::SIGILL,
+    sig::SIGABRT,
+    sig::SIGTRAP,
+    sig::SIGSYS,
 ];
 
 /// The "stopping" signals: after forwarding one of these, `--grace-period` starts counting.
-pub const STOPPING_SIGNALS: [i32; 4] = [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT, libc::SIGHUP];
+pub const STOPPING_SIGNALS: [i32; 4] = [sig::SIGTERM, sig::SIGINT, sig::SIGQUIT, sig::SIGHUP];
 
 /// Job-control stop signals that dumb-init rewrites to SIGSTOP in its default (setsid) mode.
-pub const JOB_CONTROL_STOPS: [i32; 3] = [libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
+pub const JOB_CONTROL_STOPS: [i32; 3] = [sig::SIGTSTP, sig::SIGTTIN, sig::SIGTTOU];
 
 /// Returns true for a fault signal (see [`FAULT_SIGNALS`]).
 pub fn is_fault(sig: i32) -> bool {
@@ -62,18 +72,18 @@ pub fn sent_by_process(si_code: i32) -> bool {
     si_code <= 0
 }
 
-/// The canonical name of a signal: `SIGTERM`, `SIGRTMIN+3`, `SIGRTMAX-1`, `SIG32`.
-pub fn name(sig: i32) -> Cow<'static, str> {
-    match sig {
-        1..=31 => match STANDARD_NAMES.get(sig as usize) {
-            Some(short) => Cow::Owned(format!("SIG{short}")),
-            None => Cow::Owned(format!("SIG{sig}")),
+/// The canonical name of a signal: `SIGTERM`, `SIGRTMIN+15`, `SIGRTMAX-14`, `SIG32`.
+pub fn name(number: i32) -> Cow<'static, str> {
+    match number {
+        1..=31 => match standard_name(number) {
+            Some(name) => Cow::Borrowed(name),
+            None => Cow::Owned(format!("SIG{number}")),
         },
         SIGRTMIN => Cow::Borrowed("SIGRTMIN"),
         SIGRTMAX => Cow::Borrowed("SIGRTMAX"),
-        35..=48 => Cow::Owned(format!("SIGRTMIN+{}", sig - SIGRTMIN)),
-        49..=63 => Cow::Owned(format!("SIGRTMAX-{}", SIGRTMAX - sig)),
-        _ => Cow::Owned(format!("SIG{sig}")),
+        35..=49 => Cow::Owned(format!("SIGRTMIN+{}", number - SIGRTMIN)),
+        50..=63 => Cow::Owned(format!("SIGRTMAX-{}", SIGRTMAX - number)),
+        _ => Cow::Owned(format!("SIG{number}")),
     }
 }
 
@@ -96,11 +106,10 @@ pub fn parse(text: &str) -> Result<i32, String> {
     }
     let upper = text.to_ascii_uppercase();
     let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
-    if let Some(found) = STANDARD_NAMES
-        .iter()
-        .position(|candidate| !candidate.is_empty() && *candidate == bare)
+    if let Some(found) =
+        (1..=31).find(|&n| standard_name(n).and_then(|s| s.strip_prefix("SIG")) == Some(bare))
     {
-        return i32::try_from(found).map_err(|_| invalid());
+        return Ok(found);
     }
     if bare != upper && !bare.is_empty() && bare.bytes().all(|b| b.is_ascii_digit()) {
         return parse(bare); // SIG32, SIG33: the unnamed signals below SIGRTMIN
@@ -147,8 +156,8 @@ impl SignalSet {
     /// Every signal that can be blocked: 1..=64 except SIGKILL and SIGSTOP.
     pub fn blockable() -> SignalSet {
         let mut set = SignalSet(u64::MAX);
-        set.remove(libc::SIGKILL);
-        set.remove(libc::SIGSTOP);
+        set.remove(sig::SIGKILL);
+        set.remove(sig::SIGSTOP);
         set
     }
 
@@ -186,6 +195,18 @@ mod tests {
             assert_eq!(parse(&name), Ok(sig), "{name}");
             assert_eq!(parse(&sig.to_string()), Ok(sig));
         }
+    }
+
+    /// `kill -l`, glibc and Docker: up from SIGRTMIN to +15, down from SIGRTMAX from 50.
+    #[test]
+    fn real_time_names_split_where_kill_l_splits_them() {
+        assert_eq!(name(48), "SIGRTMIN+14");
+        assert_eq!(name(49), "SIGRTMIN+15");
+        assert_eq!(name(50), "SIGRTMAX-14");
+        assert_eq!(name(63), "SIGRTMAX-1");
+        assert_eq!(name(16), "SIGSTKFLT");
+        assert_eq!(name(30), "SIGPWR");
+        assert_eq!(name(15), "SIGTERM");
     }
 
     #[test]

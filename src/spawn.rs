@@ -1,15 +1,14 @@
 //! Starting the main child: argv and environment byte for byte, session, signal state, ids.
 //!
-//! The preparation (C strings, `LISTEN_PID`, `HOME`) happens here in safe code; `sys::spawn`
-//! does the fork and the child's side. A failure maps to pidone's exit code the way a shell and
+//! The preparation (C strings, `LISTEN_PID`, `HOME`) happens here; `sys::spawn` does the fork
+//! and the child's side. A failure maps to pidone's exit code the way a shell and
 //! tini do: 127 not found, 126 found but not executable, 1 anything else.
 
-use alloc::ffi::CString;
-use alloc::format;
-use alloc::string::{String, ToString};
-use alloc::vec::Vec;
+use std::ffi::{CString, OsStr};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use crate::signals::SignalSet;
+use crate::sys::ids::IdStep;
 use crate::sys::{self, ChildPlan, ChildStep, Credentials, Errno, Session};
 use crate::user::ResolvedUser;
 
@@ -32,16 +31,24 @@ pub struct StartError {
 
 /// The exit code for a failed `execvp`, as a shell reports it.
 pub fn exec_failure_code(error: Errno) -> i32 {
-    match error.0 {
-        libc::ENOENT => 127,
-        libc::EACCES
-        | libc::EPERM
-        | libc::ENOEXEC
-        | libc::EISDIR
-        | libc::ETXTBSY
-        | libc::ENOTDIR => 126,
+    match error {
+        Errno::ENOENT => 127,
+        Errno::EACCES
+        | Errno::EPERM
+        | Errno::ENOEXEC
+        | Errno::EISDIR
+        | Errno::ETXTBSY
+        | Errno::ENOTDIR => 126,
         _ => 1,
     }
+}
+
+/// `NAME=value` as bytes.
+fn entry(name: &OsStr, value: &OsStr) -> Vec<u8> {
+    let mut bytes = name.to_os_string().into_vec();
+    bytes.push(b'=');
+    bytes.extend_from_slice(value.as_bytes());
+    bytes
 }
 
 fn c_string(bytes: Vec<u8>, what: &str) -> Result<CString, StartError> {
@@ -65,21 +72,27 @@ pub fn spawn_child(
     // The environment is copied only when something in it must change; otherwise the child gets
     // pidone's own, untouched (the common case, and the cheapest start-up).
     let own_pid = sys::own_pid().to_string();
-    let rewrite_listen_pid = sys::env_var("LISTEN_PID").is_some_and(|v| v == own_pid.as_bytes());
-    let add_home = user.is_some() && sys::env_var("HOME").is_none();
+    let rewrite_listen_pid =
+        std::env::var_os("LISTEN_PID").is_some_and(|v| v.as_bytes() == own_pid.as_bytes());
+    // `--user` sets HOME to the target user's home, as gosu and su-exec do: Docker and
+    // Kubernetes always set HOME (to root's), so keeping it would point the user at /root.
+    let home = user.map(|u| u.home.as_bytes());
     let mut listen_pid_index = None;
     let mut envp = Vec::new();
-    if rewrite_listen_pid || add_home {
-        let listen_pid_entry = [b"LISTEN_PID=".as_slice(), own_pid.as_bytes()].concat();
-        for entry in sys::environment() {
-            if entry == listen_pid_entry.as_slice() {
+    if rewrite_listen_pid || home.is_some() {
+        for (name, value) in std::env::vars_os() {
+            if home.is_some() && name == "HOME" {
+                continue;
+            }
+            if rewrite_listen_pid && name == "LISTEN_PID" && value.as_bytes() == own_pid.as_bytes()
+            {
                 listen_pid_index = Some(envp.len());
             }
-            envp.push(c_string(entry.to_vec(), "an environment variable")?);
+            envp.push(c_string(entry(&name, &value), "an environment variable")?);
         }
-        if let (Some(user), true) = (user, add_home) {
+        if let Some(home) = home {
             envp.push(c_string(
-                format!("HOME={}", user.home).into_bytes(),
+                entry(OsStr::new("HOME"), OsStr::from_bytes(home)),
                 "HOME",
             )?);
         }
@@ -87,7 +100,7 @@ pub fn spawn_child(
     let credentials: Option<&Credentials> = user.map(|u| &u.credentials);
     let plan = ChildPlan {
         argv: &argv,
-        envp: (rewrite_listen_pid || add_home).then_some(envp.as_slice()),
+        envp: (rewrite_listen_pid || home.is_some()).then_some(envp.as_slice()),
         listen_pid_index,
         session,
         mask: inherited.mask,
@@ -110,16 +123,18 @@ pub fn spawn_child(
                 1,
             ),
             ChildStep::Signals => ("cannot restore the child's signal state".to_string(), 1),
-            ChildStep::Groups => ("--user: cannot set supplementary groups".to_string(), 1),
-            ChildStep::Gid => ("--user: cannot set the group id".to_string(), 1),
-            ChildStep::Uid => ("--user: cannot set the user id".to_string(), 1),
-            ChildStep::PartialDrop => (
+            ChildStep::Ids(IdStep::Groups) => {
+                ("--user: cannot set supplementary groups".to_string(), 1)
+            }
+            ChildStep::Ids(IdStep::Gid) => ("--user: cannot set the group id".to_string(), 1),
+            ChildStep::Ids(IdStep::Uid) => ("--user: cannot set the user id".to_string(), 1),
+            ChildStep::Ids(IdStep::PartialDrop) => (
                 "--user: the ids were not dropped completely, refusing to run".to_string(),
                 1,
             ),
         };
         StartError {
-            message: format!("{what}: {}", failure.error),
+            message: format!("{what}: {}", failure.error.desc()),
             exit_code,
         }
     })
@@ -131,16 +146,15 @@ mod tests {
 
     #[test]
     fn exec_errors_map_like_a_shell() {
-        let code = |errno| exec_failure_code(Errno(errno));
-        assert_eq!(code(libc::ENOENT), 127);
-        assert_eq!(code(libc::EACCES), 126);
-        assert_eq!(code(libc::ENOEXEC), 126);
-        assert_eq!(code(libc::E2BIG), 1);
-        assert_eq!(code(libc::ENOMEM), 1);
+        assert_eq!(exec_failure_code(Errno::ENOENT), 127);
+        assert_eq!(exec_failure_code(Errno::EACCES), 126);
+        assert_eq!(exec_failure_code(Errno::ENOEXEC), 126);
+        assert_eq!(exec_failure_code(Errno::E2BIG), 1);
+        assert_eq!(exec_failure_code(Errno::ENOMEM), 1);
     }
 
     #[test]
     fn errors_read_like_the_c_library_says() {
-        assert_eq!(Errno(libc::ENOENT).to_string(), "No such file or directory");
+        assert_eq!(Errno::ENOENT.desc(), "No such file or directory");
     }
 }

@@ -6,20 +6,18 @@
 //! pidone never wakes up. Once the child runs, nothing but the main child's exit (or, in pause
 //! mode, SIGTERM/SIGINT) ends this loop: every other error is logged and the loop goes on.
 
-use alloc::format;
-use alloc::string::ToString;
-use alloc::vec;
-use core::fmt;
-use core::time::Duration;
+use std::cell::Cell;
+use std::fmt;
+use std::time::{Duration, Instant};
 
 use crate::cli::Persona;
 use crate::config::{Config, DEFAULT_WAIT_ALL_GRACE};
 use crate::log::{self, Field, Level};
 use crate::parse::{ForwardTarget, format_duration};
 use crate::reap::reap_all;
-use crate::signals::{self, STOPPING_SIGNALS};
+use crate::signals::{self, JOB_CONTROL_STOPS, STOPPING_SIGNALS};
 use crate::status::ChildExit;
-use crate::sys::{self, Fd, SIGNAL_BATCH, SignalInfo};
+use crate::sys::{self, Errno, Received, SIGNAL_BATCH, SignalInfo, SignalSource};
 use crate::tree;
 
 /// How long pidone waits for SIGKILLed descendants to disappear before it exits anyway.
@@ -30,7 +28,7 @@ enum Phase {
     /// The main child runs (or pause mode waits for TERM/INT).
     Running,
     /// `--wait-all`: the main child is gone; waiting for the other descendants.
-    Draining { deadline: Duration, killed: bool },
+    Draining { deadline: Instant, killed: bool },
     /// Exit with this code.
     Done(i32),
 }
@@ -60,40 +58,43 @@ impl fmt::Display for Reached {
 /// The running supervisor.
 pub struct Supervisor<'a> {
     config: &'a Config,
-    signal_fd: Fd,
+    signals: SignalSource,
     own_pid: i32,
     /// The main child; `None` in pause mode or once it has been reaped.
     child: Option<i32>,
-    started: Duration,
+    started: Instant,
     phase: Phase,
     exit_code: i32,
     /// When the grace period ends and which signal started it.
-    grace: Option<(Duration, i32)>,
+    grace: Option<(Instant, i32)>,
     /// When a SIGTERM held by `--stop-delay` is released.
-    held_term: Option<Duration>,
+    held_term: Option<Instant>,
     /// pidone gave up its controlling terminal (dumb-init session mode).
     detached_tty: bool,
+    /// The fallback to signalling descendants without pidfds has been logged.
+    pidfd_fallback_logged: Cell<bool>,
 }
 
 impl<'a> Supervisor<'a> {
-    /// A supervisor for `child` (None: pause mode), reading signals from `signal_fd`.
+    /// A supervisor for `child` (None: pause mode), reading signals from `signals`.
     pub fn new(
         config: &'a Config,
-        signal_fd: Fd,
+        signals: SignalSource,
         child: Option<i32>,
         detached_tty: bool,
     ) -> Supervisor<'a> {
         Supervisor {
             config,
-            signal_fd,
+            signals,
             own_pid: sys::own_pid(),
             child,
-            started: sys::monotonic_now(),
+            started: Instant::now(),
             phase: Phase::Running,
             exit_code: 0,
             grace: None,
             held_term: None,
             detached_tty,
+            pidfd_fallback_logged: Cell::new(false),
         }
     }
 
@@ -113,19 +114,31 @@ impl<'a> Supervisor<'a> {
                 }
                 sys::exit_now(code);
             }
-            if let Some(deadline) = self.next_deadline() {
-                let now = sys::monotonic_now();
-                if deadline <= now
-                    || !sys::wait_readable(&self.signal_fd, deadline.saturating_sub(now))
-                {
-                    self.on_deadline(sys::monotonic_now());
+            let timeout = match self.next_deadline() {
+                None => None,
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if deadline <= now {
+                        self.on_deadline(now);
+                        continue;
+                    }
+                    Some(deadline.saturating_duration_since(now))
+                }
+            };
+            let count = match self.signals.wait(&mut batch, timeout) {
+                Received::Signals(count) => count,
+                Received::TimedOut => {
+                    self.on_deadline(Instant::now());
                     continue;
                 }
-            }
-            let count = match sys::read_signals(&self.signal_fd, &mut batch) {
-                Ok(count) => count,
-                Err(error) => {
-                    log::warn("read_failed", &format!("reading signals failed: {error}"));
+                Received::FellBack(error) => {
+                    log::warn(
+                        "signalfd_failed",
+                        &format!(
+                            "waiting on the signalfd failed ({}); waiting with sigtimedwait from now on",
+                            error.desc()
+                        ),
+                    );
                     continue;
                 }
             };
@@ -144,7 +157,7 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    fn next_deadline(&self) -> Option<Duration> {
+    fn next_deadline(&self) -> Option<Instant> {
         if self.grace.is_none() && self.held_term.is_none() && self.phase == Phase::Running {
             return None; // the common case: no timer armed, block without a timeout
         }
@@ -158,7 +171,7 @@ impl<'a> Supervisor<'a> {
             .min()
     }
 
-    fn on_deadline(&mut self, now: Duration) {
+    fn on_deadline(&mut self, now: Instant) {
         if self.held_term.is_some_and(|at| at <= now) {
             self.held_term = None;
             self.forward(libc::SIGTERM);
@@ -192,7 +205,7 @@ impl<'a> Supervisor<'a> {
                     ],
                 );
                 self.phase = Phase::Draining {
-                    deadline: now.saturating_add(KILL_SETTLE),
+                    deadline: later(now, KILL_SETTLE),
                     killed: true,
                 };
             }
@@ -212,11 +225,7 @@ impl<'a> Supervisor<'a> {
                 let _ = sys::kill(child, libc::SIGKILL);
                 format!("the child's process group ({child})")
             }
-            ForwardTarget::All => {
-                let reached = self.signal_everyone(libc::SIGKILL);
-                let _ = sys::kill(child, libc::SIGKILL);
-                reached.to_string()
-            }
+            ForwardTarget::All => self.signal_everyone(libc::SIGKILL).to_string(),
         };
         let period = self
             .config
@@ -244,12 +253,14 @@ impl<'a> Supervisor<'a> {
 
     fn on_signal(&mut self, info: SignalInfo) {
         let sig = info.signo;
-        // pidone's own SIGPIPE (a broken stderr) or the SIGHUP/SIGCONT of its TIOCNOTTY: the
-        // kernel names pidone as their sender. Other self-sent signals (a wrapper that did
-        // `kill -USR1 $$; exec pidone`) are forwarded like any other.
+        // pidone's own SIGPIPE (a broken stderr), SIGXFSZ (a stderr file past RLIMIT_FSIZE: each
+        // forwarded one would log, fail and raise the next) or the SIGHUP/SIGCONT of its
+        // TIOCNOTTY: the kernel names pidone as their sender. Other self-sent signals (a wrapper
+        // that did `kill -USR1 $$; exec pidone`) are forwarded like any other.
         if info.sender == self.own_pid
             && signals::sent_by_process(info.code)
             && (sig == libc::SIGPIPE
+                || sig == libc::SIGXFSZ
                 || (self.detached_tty && (sig == libc::SIGHUP || sig == libc::SIGCONT)))
         {
             return;
@@ -291,7 +302,7 @@ impl<'a> Supervisor<'a> {
             return;
         }
         let delay = self.config.stop_delay.unwrap_or_default();
-        self.held_term = Some(sys::monotonic_now().saturating_add(delay));
+        self.held_term = Some(later(Instant::now(), delay));
         log::event(
             Level::Info,
             "stop_delayed",
@@ -303,8 +314,17 @@ impl<'a> Supervisor<'a> {
         );
     }
 
-    /// Rewrites `sig` and delivers it to the configured target.
+    /// Rewrites `sig` and delivers it to the configured target. dumb-init persona: after a
+    /// SIGTSTP, SIGTTIN or SIGTTOU (whatever it was rewritten to, even dropped), pidone suspends
+    /// itself too, as dumb-init does; as PID 1 the kernel ignores that.
     fn forward(&mut self, sig: i32) {
+        self.forward_rewritten(sig);
+        if self.config.suspend_after_stop && JOB_CONTROL_STOPS.contains(&sig) {
+            let _ = sys::kill(self.own_pid, libc::SIGSTOP);
+        }
+    }
+
+    fn forward_rewritten(&mut self, sig: i32) {
         let to = self.config.rewrites.apply(sig);
         let job_control_input = sig == libc::SIGTTIN || sig == libc::SIGTTOU;
         if to == 0 || (job_control_input && to == sig && self.config.persona != Persona::DumbInit) {
@@ -334,16 +354,7 @@ impl<'a> Supervisor<'a> {
             && self.child.is_some()
             && let Some(period) = self.config.grace_period
         {
-            self.grace = Some((sys::monotonic_now().saturating_add(period), to));
-        }
-        if self.config.suspend_after_stop
-            && matches!(
-                to,
-                libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
-            )
-        {
-            // dumb-init suspends itself too; as PID 1 the kernel ignores this.
-            let _ = sys::kill(self.own_pid, libc::SIGSTOP);
+            self.grace = Some((later(Instant::now(), period), to));
         }
     }
 
@@ -374,11 +385,15 @@ impl<'a> Supervisor<'a> {
             }
         };
         if let Err(error) = result
-            && error.0 != libc::ESRCH
+            && error != Errno::ESRCH
         {
             log::warn(
                 "forward_failed",
-                &format!("Passing signal '{}' failed: {error}", signals::name(sig)),
+                &format!(
+                    "Passing signal '{}' failed: {}",
+                    signals::name(sig),
+                    error.desc()
+                ),
             );
         }
     }
@@ -389,8 +404,26 @@ impl<'a> Supervisor<'a> {
             let _ = sys::kill(-1, sig); // ESRCH: nobody else is left
             return Reached::Namespace;
         }
-        match tree::signal_descendants(self.own_pid, sig) {
-            Ok(count) => Reached::Descendants(count),
+        match tree::signal_descendants(self.own_pid, sig, self.child) {
+            Ok(signalled) => {
+                // The main child always gets it, by pid (it cannot be recycled before pidone
+                // reaps it), whatever happened to the rest of the tree.
+                let child = self.child.map(|child| sys::kill(child, sig));
+                if let Some(error) = signalled.without_pidfd
+                    && !self.pidfd_fallback_logged.replace(true)
+                {
+                    log::warn(
+                        "pidfd_unavailable",
+                        &format!(
+                            "pidfd_open failed ({}): signalling descendants by pid instead",
+                            error.desc()
+                        ),
+                    );
+                }
+                Reached::Descendants(
+                    signalled.count + usize::from(child.is_some_and(|sent| sent.is_ok())),
+                )
+            }
             Err(error) => {
                 // Without /proc pidone cannot find its tree; it still reaches the child's group.
                 log::warn(
@@ -423,9 +456,7 @@ impl<'a> Supervisor<'a> {
         let code = i32::from(self.config.expected.remap(exit.shell_code()));
         self.exit_code = code;
         if log::enabled(Level::Info) {
-            let runtime_ms = sys::monotonic_now()
-                .saturating_sub(self.started)
-                .as_millis() as i64;
+            let runtime_ms = self.started.elapsed().as_millis() as i64;
             let (message, detail, signal_name) = match exit {
                 ChildExit::Code(status) => (
                     format!("Main child exited normally (with status '{status}')"),
@@ -483,7 +514,7 @@ impl<'a> Supervisor<'a> {
             );
         }
         self.phase = Phase::Draining {
-            deadline: sys::monotonic_now().saturating_add(grace),
+            deadline: later(Instant::now(), grace),
             killed: false,
         };
         // Descendants may already have exited between the sweep and the signal.
@@ -492,4 +523,9 @@ impl<'a> Supervisor<'a> {
             self.phase = Phase::Done(code);
         }
     }
+}
+
+/// `now + delay`; pidone's durations are at most 30 days, so this never saturates in practice.
+fn later(now: Instant, delay: Duration) -> Instant {
+    now.checked_add(delay).unwrap_or(now)
 }

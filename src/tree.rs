@@ -6,13 +6,9 @@
 //! itself, and signals each descendant through a pidfd after re-checking its parent, so a pid
 //! recycled in between is never hit.
 
-use alloc::collections::{BTreeMap, BTreeSet};
-use alloc::ffi::CString;
-use alloc::format;
-use alloc::string::String;
-use alloc::vec::Vec;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::sys;
+use crate::sys::{self, Errno};
 
 /// The parent pid from the contents of `/proc/<pid>/stat` (field 4, after the `(comm)` field,
 /// which may itself contain spaces and parentheses).
@@ -21,12 +17,8 @@ pub fn parent_from_stat(stat: &str) -> Option<i32> {
     after_comm.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn stat_path(pid: i32) -> Option<CString> {
-    CString::new(format!("/proc/{pid}/stat")).ok()
-}
-
 fn parent_of(pid: i32) -> Option<i32> {
-    let stat = sys::read_file(&stat_path(pid)?).ok()?;
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
     parent_from_stat(&String::from_utf8_lossy(&stat))
 }
 
@@ -39,7 +31,8 @@ pub fn descendants(root: i32) -> Result<Vec<i32>, String> {
         return Err(format!("/proc/{root} not found (is /proc mounted?)"));
     }
     let mut children: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
-    let pids = sys::numeric_entries(c"/proc").map_err(|e| format!("/proc: {e}"))?;
+    let entries = std::fs::read_dir("/proc").map_err(|e| format!("/proc: {e}"))?;
+    let pids = entries.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok());
     for pid in pids {
         if let Some(parent) = parent_of(pid) {
             children.entry(parent).or_default().push(pid);
@@ -70,23 +63,38 @@ pub fn walk(root: i32, children: &BTreeMap<i32, Vec<i32>>) -> Vec<i32> {
     found
 }
 
-/// Sends `sig` to every descendant of `root`; returns how many were signalled.
-pub fn signal_descendants(root: i32, sig: i32) -> Result<usize, String> {
+/// What [`signal_descendants`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Signalled {
+    /// How many descendants were signalled.
+    pub count: usize,
+    /// Set when pidfds are unavailable (kernel before 5.3, or a seccomp profile refusing
+    /// `pidfd_open`): the descendants were then signalled by pid after re-checking their parent.
+    pub without_pidfd: Option<Errno>,
+}
+
+/// Sends `sig` to every descendant of `root` except `skip` (the main child, which the caller
+/// signals by pid: an unreaped child's pid cannot be recycled). Each one is signalled through a
+/// pidfd after re-checking that its parent is in the tree, so a pid recycled in between is never
+/// hit; without pidfds, by pid after the same check.
+pub fn signal_descendants(root: i32, sig: i32, skip: Option<i32>) -> Result<Signalled, String> {
     let tree = descendants(root)?;
     let members: BTreeSet<i32> = tree.iter().copied().chain([root]).collect();
-    let mut sent = 0;
-    for pid in tree {
-        let Ok(pidfd) = sys::pidfd_open(pid) else {
-            continue; // already gone
+    let still_ours = |pid| parent_of(pid).is_some_and(|parent| members.contains(&parent));
+    let mut done = Signalled::default();
+    for pid in tree.into_iter().filter(|&pid| Some(pid) != skip) {
+        let sent = match sys::pidfd_open(pid) {
+            // The pidfd pins the process; if its parent is still in our tree it is ours.
+            Ok(pidfd) => still_ours(pid) && sys::pidfd_send_signal(&pidfd, sig).is_ok(),
+            Err(Errno::ESRCH) => false, // already gone
+            Err(error) => {
+                done.without_pidfd = Some(error);
+                still_ours(pid) && sys::kill(pid, sig).is_ok()
+            }
         };
-        // The pidfd pins the process; if its parent is still in our tree it is ours.
-        if parent_of(pid).is_some_and(|parent| members.contains(&parent))
-            && sys::pidfd_send_signal(&pidfd, sig).is_ok()
-        {
-            sent += 1;
-        }
+        done.count += usize::from(sent);
     }
-    Ok(sent)
+    Ok(done)
 }
 
 #[cfg(test)]

@@ -520,7 +520,7 @@ fn groups_of(name: &str) -> Vec<u32> {
 
 #[test]
 fn user_gives_the_child_exactly_those_ids() {
-    // (spec, uid, gid, groups, HOME when unset)
+    // (spec, uid, gid, groups, HOME)
     let mut cases: Vec<(String, u32, u32, Vec<u32>, String)> = vec![
         (
             "65534:65534".into(),
@@ -545,14 +545,20 @@ fn user_gives_the_child_exactly_those_ids() {
         cases.iter().any(|c| c.3.len() > 1),
         "no user with supplementary groups on this machine: {cases:?}"
     );
-    in_parallel(&cases, 4, |(spec, uid, gid, groups, unset_home)| {
+    in_parallel(&cases, 4, |(spec, uid, gid, groups, user_home)| {
         let lines = dump(&["--user", spec], &[], true);
         assert_eq!(ids(&lines, "Uid:"), vec![*uid; 4], "{spec}");
         assert_eq!(ids(&lines, "Gid:"), vec![*gid; 4], "{spec}");
         assert_eq!(&ids(&lines, "Groups:"), groups, "{spec}");
-        assert_eq!(&home(&lines), unset_home, "{spec}");
-        let lines = dump(&["--user", spec], &[("HOME", "/kept")], false);
-        assert_eq!(home(&lines), "/kept", "{spec}");
+        assert_eq!(&home(&lines), user_home, "{spec}");
+        // Docker and Kubernetes always set HOME (root's): the target user's home replaces it,
+        // as with gosu and su-exec.
+        let lines = dump(&["--user", spec], &[("HOME", "/root")], false);
+        assert_eq!(
+            &home(&lines),
+            user_home,
+            "{spec}: HOME from the image must not stay"
+        );
     });
 }
 
@@ -1216,4 +1222,49 @@ impl CloneMode for Mode {
             Mode::Direct => Mode::Direct,
         }
     }
+}
+
+/// `--forward-to all` as subreaper where `pidfd_open` is refused (a seccomp profile returning
+/// EPERM; old kernels give ENOSYS): the main child and the setsid'd grandchild still get every
+/// signal, and the fallback is logged once, not per signal.
+#[test]
+fn forward_to_all_without_pidfds_still_reaches_the_child_and_the_tree() {
+    let sigprint = ex("sigprint");
+    let deny = example("deny_pidfd");
+    let words = [
+        "--forward-to",
+        "all",
+        "--",
+        "sh",
+        "-c",
+        SETSID_SCRIPT,
+        &sigprint,
+    ];
+    let args: Vec<&OsStr> = words.iter().map(OsStr::new).collect();
+    let mut run = start_with(
+        Mode::Direct,
+        &[deny.as_os_str()],
+        pidone().as_os_str(),
+        &args,
+        &[],
+    );
+    run.expect_line("ready");
+    run.expect_line("ready");
+    for _ in 0..2 {
+        run.signal(libc::SIGUSR1);
+        run.expect_line("signal 10 ");
+        run.expect_line("signal 10 ");
+    }
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait(), 0);
+    let warnings: Vec<String> = run
+        .stderr_lines()
+        .into_iter()
+        .filter(|l| l.contains("pidfd_open failed"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{:?}", run.stderr_lines());
+    assert!(
+        warnings[0].contains("Operation not permitted"),
+        "{warnings:?}"
+    );
 }

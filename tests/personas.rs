@@ -892,3 +892,31 @@ fn under_a_pty_the_child_is_the_foreground_group() {
         }
     });
 }
+
+/// dumb-init suspends itself after SIGTSTP even when the user rewrote it (here to SIGUSR1, and
+/// to 0 = dropped), as dumb-init does regardless of rewrites.
+#[test]
+fn dumb_init_suspends_itself_after_a_rewritten_tstp() {
+    let sigprint = ex("sigprint");
+    for rewrite in ["20:10", "TSTP:0"] {
+        let mut run = start_as(
+            Mode::Direct,
+            "dumb-init",
+            &["-r", rewrite, "--", &sigprint, "--exit-on", "TERM"],
+            &[],
+        );
+        run.expect_line("ready");
+        run.signal(libc::SIGTSTP);
+        if rewrite == "20:10" {
+            run.expect_line("signal 10 ");
+        }
+        assert!(
+            eventually(TIMEOUT, || state_of(run.host_pid) == Some('T')),
+            "{rewrite}: pidone did not suspend itself"
+        );
+        run.signal(libc::SIGCONT);
+        run.expect_line("signal 18 ");
+        run.signal(libc::SIGTERM);
+        assert_eq!(run.wait(), 0, "{rewrite}");
+    }
+}

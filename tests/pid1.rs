@@ -580,3 +580,135 @@ fn an_inherited_ignored_sigchld_does_not_lose_the_status() {
     assert_ne!(bits & (1 << (libc::SIGCHLD - 1)), 0, "{ignored}");
     assert_eq!(run.wait(), 0);
 }
+
+/// stderr is a file past RLIMIT_FSIZE (`prlimit --fsize=3000`, `-vvvv`): each log line then
+/// fails and the kernel sends pidone SIGXFSZ. That signal is pidone's own, like the SIGPIPE of a
+/// broken stderr: it must not reach the child (forwarding it would log, fail and raise the next
+/// one, a storm until the app dies with 153).
+#[test]
+fn own_sigxfsz_from_a_full_stderr_file_is_not_forwarded() {
+    let dir = std::env::temp_dir().join(format!("pidone-xfsz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = std::fs::File::create(dir.join("stderr")).unwrap();
+    let mut process = Command::new("prlimit")
+        .arg("--fsize=3000")
+        .args(["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"])
+        .arg(pidone())
+        .args(["-vvvv", "--"])
+        .arg(example("sigprint"))
+        .args(["--exit-on", "TERM"])
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let stdout = process.stdout.take().unwrap();
+    let mut run = common::adopt_process(process, stdout);
+    run.expect_line("ready");
+    for _ in 0..100 {
+        run.signal(libc::SIGUSR1);
+        run.expect_line("signal 10 ");
+    }
+    let written = std::fs::metadata(dir.join("stderr")).unwrap().len();
+    assert!(
+        written >= 2900,
+        "stderr never reached the limit ({written} bytes)"
+    );
+    run.signal(libc::SIGTERM);
+    assert_eq!(
+        run.wait(),
+        0,
+        "the child must exit on TERM, not die of SIGXFSZ"
+    );
+    let forwarded: Vec<&String> = run
+        .seen
+        .iter()
+        .filter(|l| !l.starts_with("signal 10 "))
+        .collect();
+    assert!(
+        forwarded
+            .iter()
+            .all(|l| l.starts_with("ready") || l.starts_with("signal 15 ")),
+        "pidone forwarded its own signals: {forwarded:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `poll` on the signalfd fails (here: RLIMIT_NOFILE lowered to 0 on the running pidone makes
+/// it return EINVAL) while the grace period is armed: the timer must still fire, instead of
+/// pidone blocking in `read` until the next signal.
+#[test]
+fn a_failing_poll_does_not_disarm_the_grace_period() {
+    let mut run = start(
+        Mode::Pid1,
+        &["--grace-period", "1s", "--", &ex("ignore_term")],
+    );
+    run.expect_line("ready");
+    let status = Command::new("prlimit")
+        .args(["--nofile=0:0", "--pid", &run.host_pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "prlimit failed");
+    let started = Instant::now();
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait_within(Duration::from_secs(10)), 137);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(8), "escalation took {took:?}");
+    assert!(
+        run.stderr_lines()
+            .iter()
+            .any(|l| l.contains("waiting on the signalfd failed")),
+        "{:?}",
+        run.stderr_lines()
+    );
+}
+
+/// A script without `#!`: POSIX `execvp` (glibc, so tini and dumb-init) runs it with /bin/sh
+/// on ENOEXEC, by path and through PATH; without a /bin/sh it stays 126 (Exec format error).
+#[test]
+fn a_script_without_shebang_runs_with_bin_sh() {
+    let dir = std::env::temp_dir().join(format!("pidone-noshebang-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("plain-script");
+    std::fs::write(&script, "echo \"ran with $# args: $1\"\nexit 7\n").unwrap();
+    let mut perms = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&script, perms).unwrap();
+    let script = script.to_string_lossy().into_owned();
+
+    let (code, stdout, stderr) = run_to_end(Mode::Pid1, &["--", &script, "one"]);
+    assert_eq!(
+        (code, stdout),
+        (7, vec!["ran with 1 args: one".to_string()]),
+        "{stderr:?}"
+    );
+
+    let path = format!("{}:/usr/bin:/bin", dir.display());
+    let args: Vec<&OsStr> = ["--", "plain-script", "two"]
+        .iter()
+        .map(OsStr::new)
+        .collect();
+    let mut run = start_with(
+        Mode::Pid1,
+        &[],
+        pidone().as_os_str(),
+        &args,
+        &[("PATH", &path)],
+    );
+    run.expect_line("ran with 1 args: two");
+    assert_eq!(run.wait(), 7, "{:?}", run.stderr_lines());
+
+    // No /bin/sh: a tmpfs over /usr/bin (Debian's /bin is a link to it) in a private mount
+    // namespace; the shell that mounts it is already running and execs pidone by full path.
+    let mut c = Command::new("unshare");
+    c.args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(r#"mount -t tmpfs none /usr/bin && exec "$0" -- "$1""#)
+        .arg(pidone())
+        .arg(&script);
+    let (code, stdout, stderr) = output_within(c, TIMEOUT);
+    assert_eq!(code, 126, "{stdout:?} {stderr:?}");
+    assert!(
+        stderr.iter().any(|l| l.contains("Exec format error")),
+        "{stderr:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
