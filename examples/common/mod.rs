@@ -8,7 +8,6 @@
 use std::ffi::c_int;
 use std::io::Write;
 
-
 /// Highest signal number on Linux.
 pub const SIG_MAX: c_int = 64;
 
