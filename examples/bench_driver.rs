@@ -326,10 +326,10 @@ impl Tree {
                 if libc::dup2(rw, REPORT_FD) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
-                if let Some(cr) = cr {
-                    if libc::dup2(cr, CTL_FD) < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
+                if let Some(cr) = cr
+                    && libc::dup2(cr, CTL_FD) < 0
+                {
+                    return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
             });

@@ -54,7 +54,7 @@ fn main() {
         total += 1;
         if (34..=64).contains(&sig) {
             rt += 1;
-            if rt % every == 0 {
+            if rt.is_multiple_of(every) {
                 say(&format!("rt={rt}"));
             }
         }

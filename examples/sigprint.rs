@@ -5,7 +5,7 @@
 //! sigprint [--exit-on SIG]... [--exit-code-on SIG]...
 //! ```
 //! Prints `ready pid=<pid> ppid=<ppid> pgid=<pgid> sid=<sid>`, then `signal <number> <NAME>` for
-//! every signal (`signal 15 SIGTERM`, `signal 37 SIGRTMIN+2`). After printing a signal given to
+//! every signal (`signal 15 SIGTERM`, `signal 37 SIGRTMIN+3`, kernel numbering). After printing a signal given to
 //! `--exit-on` it exits 0; after one given to `--exit-code-on` it exits 128+number, as if that
 //! signal had killed it. Without options it runs until SIGKILL.
 

@@ -52,10 +52,10 @@ fn main() {
     // Block SIGTERM/SIGINT before forking so they wait for us between batches; children
     // inherit the mask, which is harmless because they exit on their own.
     let stop = [libc::SIGTERM, libc::SIGINT];
-    if forever || wait {
-        if let Err(e) = common::mask(libc::SIG_BLOCK, &stop) {
-            fail(&format!("sigprocmask: {e}"));
-        }
+    if (forever || wait)
+        && let Err(e) = common::mask(libc::SIG_BLOCK, &stop)
+    {
+        fail(&format!("sigprocmask: {e}"));
     }
     let stop_set = common::sigset(&stop);
 

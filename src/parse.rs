@@ -66,7 +66,7 @@ pub fn duration(text: &str) -> Result<Duration, String> {
 /// Formats a duration the way it is accepted: `500ms`, `2s`, `1.5s`.
 pub fn format_duration(value: Duration) -> String {
     let millis = value.as_millis();
-    if millis % 1000 == 0 {
+    if millis.is_multiple_of(1000) {
         format!("{}s", millis / 1000)
     } else if millis < 1000 {
         format!("{millis}ms")

@@ -8,41 +8,6 @@
 use std::ffi::c_int;
 use std::io::Write;
 
-/// Names of the classic Linux signals, indexed by number (x86_64 numbering).
-const NAMES: [(c_int, &str); 31] = [
-    (1, "SIGHUP"),
-    (2, "SIGINT"),
-    (3, "SIGQUIT"),
-    (4, "SIGILL"),
-    (5, "SIGTRAP"),
-    (6, "SIGABRT"),
-    (7, "SIGBUS"),
-    (8, "SIGFPE"),
-    (9, "SIGKILL"),
-    (10, "SIGUSR1"),
-    (11, "SIGSEGV"),
-    (12, "SIGUSR2"),
-    (13, "SIGPIPE"),
-    (14, "SIGALRM"),
-    (15, "SIGTERM"),
-    (16, "SIGSTKFLT"),
-    (17, "SIGCHLD"),
-    (18, "SIGCONT"),
-    (19, "SIGSTOP"),
-    (20, "SIGTSTP"),
-    (21, "SIGTTIN"),
-    (22, "SIGTTOU"),
-    (23, "SIGURG"),
-    (24, "SIGXCPU"),
-    (25, "SIGXFSZ"),
-    (26, "SIGVTALRM"),
-    (27, "SIGPROF"),
-    (28, "SIGWINCH"),
-    (29, "SIGIO"),
-    (30, "SIGPWR"),
-    (31, "SIGSYS"),
-];
-
 /// Highest signal number on Linux.
 pub const SIG_MAX: c_int = 64;
 
@@ -60,53 +25,16 @@ pub fn warn(prog: &str, line: &str) {
     let _ = err.flush();
 }
 
-/// The name of signal `sig`: `SIGTERM`, `SIGRTMIN`, `SIGRTMIN+3`, `SIGRTMAX`, or `SIG<n>` for
-/// the few numbers the C library reserves for itself.
+/// The name of signal `sig` in the kernel's numbering, as pidone logs it (`SIGTERM`,
+/// `SIGRTMIN+3` for 37): the examples share pidone's signal vocabulary.
 pub fn sig_name(sig: c_int) -> String {
-    if let Some((_, name)) = NAMES.iter().find(|(n, _)| *n == sig) {
-        return (*name).to_string();
-    }
-    let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
-    if sig == max {
-        "SIGRTMAX".to_string()
-    } else if sig == min {
-        "SIGRTMIN".to_string()
-    } else if sig > min && sig < max {
-        format!("SIGRTMIN+{}", sig - min)
-    } else {
-        format!("SIG{sig}")
-    }
+    pidone::signals::name(sig).into_owned()
 }
 
-/// Parses a signal given as a number (`15`) or a name with or without the `SIG` prefix, in any
-/// case (`TERM`, `sigterm`, `RTMIN+3`, `RTMAX-1`).
+/// Parses a signal as pidone does: a number (`15`) or a name with or without `SIG`, in any case
+/// (`TERM`, `sigterm`, `RTMIN+3`, `RTMAX-1`).
 pub fn parse_sig(text: &str) -> Option<c_int> {
-    let text = text.trim();
-    if let Ok(n) = text.parse::<c_int>() {
-        return (1..=SIG_MAX).contains(&n).then_some(n);
-    }
-    let upper = text.to_ascii_uppercase();
-    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
-    if let Some((n, _)) = NAMES.iter().find(|(_, name)| name.get(3..) == Some(bare)) {
-        return Some(*n);
-    }
-    let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
-    let sig = if let Some(rest) = bare.strip_prefix("RTMIN") {
-        min + offset(rest, '+')?
-    } else if let Some(rest) = bare.strip_prefix("RTMAX") {
-        max - offset(rest, '-')?
-    } else {
-        return None;
-    };
-    (min..=max).contains(&sig).then_some(sig)
-}
-
-/// Parses `""` as 0 and `"<sign>N"` as N.
-fn offset(rest: &str, sign: char) -> Option<c_int> {
-    if rest.is_empty() {
-        return Some(0);
-    }
-    rest.strip_prefix(sign)?.parse().ok()
+    pidone::signals::parse(text.trim()).ok()
 }
 
 /// Parses a comma-separated signal list (`TERM,INT,10`).
