@@ -147,16 +147,14 @@ fn option(
         .help(help)
 }
 
-/// The text above the options: what pidone is and which persona runs.
+/// One line for the help's head and the man page's NAME: what pidone is, which persona runs.
 fn about(persona: Persona) -> String {
-    format!(
-        "pidone {} - a tiny init for containers (persona: {})\n\n\
-         Runs COMMAND as its child, forwards signals to it, reaps zombies and exits with the\n\
-         child's exit code (128+N when it was killed by signal N).",
-        env!("CARGO_PKG_VERSION"),
-        persona.name()
-    )
+    format!("a tiny init for containers (persona: {})", persona.name())
 }
+
+/// What pidone does with COMMAND: under the head of the help, and the man page's DESCRIPTION.
+const DESCRIPTION: &str = "Runs COMMAND as its child, forwards signals to it, reaps zombies and \
+                           exits with the\nchild's exit code (128+N when it was killed by signal N).";
 
 /// The text below the options: the anchors' variables, exit codes, the persona's defaults.
 fn after_help(persona: Persona) -> String {
@@ -197,7 +195,15 @@ fn after_help(persona: Persona) -> String {
 /// is generated from exactly this.
 pub fn command(persona: Persona) -> Command {
     Command::new(persona.name())
+        .version(env!("CARGO_PKG_VERSION"))
         .about(about(persona))
+        .long_about(format!("{}\n\n{DESCRIPTION}", about(persona)))
+        // Help's head is `NAME VERSION - about`, then the description; -h and --help print the
+        // same compact help (the long form would only spread the same text over more lines).
+        .help_template(format!(
+            "{{name}} {{version}} - {{about-with-newline}}\n{DESCRIPTION}\n\n\
+             {{usage-heading}} {{usage}}\n\n{{all-args}}{{after-help}}"
+        ))
         .after_help(after_help(persona))
         // Help and version are pidone's own flags: -V prints Docker's `tini version` line.
         .disable_help_flag(true)
