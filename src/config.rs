@@ -8,10 +8,7 @@
 //! count), `PIDONE_EXPECT_EXIT` and `PIDONE_REWRITE` (comma-separated lists for repeatable flags).
 //! An invalid `PIDONE_*` value is a usage error naming the variable.
 
-use alloc::format;
-use alloc::string::{String, ToString};
-use alloc::vec::Vec;
-use core::time::Duration;
+use std::time::Duration;
 
 use crate::cli::{CliOptions, Persona};
 use crate::log::{Format, Level};
@@ -121,7 +118,7 @@ fn env_value<T>(
     match env(name) {
         None => Ok(None),
         Some(raw) => {
-            let text = core::str::from_utf8(&raw)
+            let text = std::str::from_utf8(&raw)
                 .map_err(|_| env_error(name, "not valid UTF-8".to_string()))?;
             parse(text).map(Some).map_err(|why| env_error(name, why))
         }

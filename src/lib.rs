@@ -6,8 +6,8 @@
 //! descendants, a pre-stop delay, privilege dropping and JSON logs.
 //!
 //! # Lifecycle
-//! 1. [`cli`] parses the command line (getopt-style, stopping at the first operand or `--`);
-//!    [`config`] merges it with the environment and the persona's defaults.
+//! 1. [`cli`] parses the command line with clap (getopt's rules: clusters, stopping at the first
+//!    operand or `--`); [`config`] merges it with the environment and the persona's defaults.
 //! 2. Set-up, where any failure ends pidone with one line on stderr: `--user` is resolved
 //!    ([`user`]); every blockable signal is blocked and a signalfd opened **before** the child
 //!    exists, so no signal is lost during start-up; pidone becomes a subreaper when it is not
@@ -18,12 +18,15 @@
 //!
 //! # Invariants
 //! - Once the child runs, only the main child's exit ends pidone; errors are logged and the loop
-//!   goes on. No panics on runtime paths (no unwrap/expect/indexing); the binary's panic handler
-//!   aborts anyway.
+//!   goes on. No panics on runtime paths (no unwrap/expect/indexing); `panic = "abort"` would end
+//!   pidone visibly rather than unwind half-way through a state change.
 //! - Logging never panics and never kills pidone ([`log`]).
 //! - No periodic wake-ups: the loop blocks with no timeout unless a timer is armed.
-//! - All `unsafe` lives in [`sys`], except in `main.rs`: the C entry points (`#[unsafe(no_mangle)]`)
-//!   and the one call that reads the C `argv`.
+//! - All `unsafe` lives in [`sys`], except in `main.rs`: the C entry point (`#[unsafe(no_mangle)]`)
+//!   and the one call that reads the C `argv`. Within `sys`, nix makes the system calls wherever
+//!   its types fit; each remaining libc call says why nix cannot.
+//! - The child inherits exactly the signal mask and dispositions pidone inherited: `main.rs` is
+//!   `#![no_main]`, so Rust's start-up never sets SIGPIPE to SIG_IGN.
 //!
 //! # Exit codes
 //! | situation | code |
@@ -34,8 +37,6 @@
 //! | command found but not executable, a directory, permission denied | 126 |
 //! | usage error, other failure to start | 1 |
 //! | `-h`, `--version`, `-l`/`-L`; pause mode on SIGTERM/SIGINT | 0 |
-
-extern crate alloc;
 
 pub mod cli;
 pub mod config;
@@ -49,9 +50,6 @@ pub mod supervise;
 pub mod sys;
 pub mod tree;
 pub mod user;
-
-use alloc::format;
-use alloc::vec::Vec;
 
 use cli::{Persona, Request};
 use config::Config;
@@ -169,7 +167,7 @@ fn start(config: &Config) -> Result<Supervisor<'_>, StartError> {
             let program = config
                 .command
                 .first()
-                .map(|p| alloc::string::String::from_utf8_lossy(p).into_owned())
+                .map(|p| String::from_utf8_lossy(p).into_owned())
                 .unwrap_or_default();
             log::event(
                 Level::Info,

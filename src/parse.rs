@@ -3,10 +3,7 @@
 //! Each returns a short reason on error; the caller names the flag or variable. They are pure and
 //! total (no panics on any input), which the fuzz and property tests check.
 
-use alloc::format;
-use alloc::string::{String, ToString};
-use alloc::vec::Vec;
-use core::time::Duration;
+use std::time::Duration;
 
 use crate::signals;
 
