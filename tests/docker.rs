@@ -16,13 +16,11 @@ mod docker_version;
 mod harness;
 use docker_version::parse_init_version;
 
-use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use harness::{Container, Env, LABEL, docker, poll};
+use harness::{Container, Engine, Env, poll};
 
 /// How long a container may take to print its first line.
 const READY: Duration = Duration::from_secs(15);
@@ -149,42 +147,6 @@ fn docker_kill_signals_reach_the_app() {
     println!("docker kill -s HUP/USR1/USR2/QUIT/INT under pidone: all reached graceful_server");
 }
 
-/// Counts zombie processes in the container by reading /proc/*/stat with `docker exec` (`docker
-/// top` does not show them: exited tasks leave the cgroup). Returns (zombies, processes).
-fn zombies(c: &Container) -> (usize, usize) {
-    let out = docker(
-        &[
-            "exec",
-            &c.name,
-            "/bin/sh",
-            "-c",
-            "cat /proc/[0-9]*/stat 2>/dev/null",
-        ],
-        Duration::from_secs(20),
-    );
-    assert!(out.ok(), "docker exec failed: {out:?}");
-    let states: Vec<&str> = out
-        .stdout
-        .lines()
-        .filter_map(|l| l.rsplit_once(") ").map(|(_, rest)| rest))
-        .filter_map(|rest| rest.split_whitespace().next())
-        .collect();
-    let z = states.iter().filter(|s| **s == "Z").count();
-    (z, states.len())
-}
-
-/// The `total=` of zombie_factory's last batch line.
-fn orphans_made(c: &Container) -> u64 {
-    c.logs()
-        .lines()
-        .filter_map(|l| {
-            l.rsplit_once("total=")
-                .and_then(|(_, n)| n.trim().parse().ok())
-        })
-        .max()
-        .unwrap_or(0)
-}
-
 #[test]
 fn zombies_are_reaped_under_pidone_and_pile_up_without_an_init() {
     let Some(env) = harness::env("zombies") else {
@@ -201,13 +163,13 @@ fn zombies_are_reaped_under_pidone_and_pile_up_without_an_init() {
 
     // Without an init: the factory is PID 1 and never reaps the orphans it adopts.
     let piled = poll(Duration::from_secs(15), || {
-        let (z, _) = zombies(&without);
+        let (z, _) = without.zombies();
         (z >= 15).then_some(z)
     });
-    let (z_without, n_without) = zombies(&without);
+    let (z_without, n_without) = without.zombies();
     println!(
         "without an init: {z_without} zombies among {n_without} processes after {} orphans",
-        orphans_made(&without)
+        without.orphans_made()
     );
     assert!(
         piled.is_some(),
@@ -216,23 +178,23 @@ fn zombies_are_reaped_under_pidone_and_pile_up_without_an_init() {
 
     // Under pidone: after at least as many orphans, at most a batch in flight, and soon none.
     poll(Duration::from_secs(15), || {
-        (orphans_made(&with) >= 20).then_some(())
+        (with.orphans_made() >= 20).then_some(())
     })
     .unwrap_or_else(|| panic!("zombie_factory made no orphans:\n{}", with.logs()));
     let mut worst = 0;
     let clean = poll(Duration::from_secs(5), || {
-        let (z, n) = zombies(&with);
+        let (z, n) = with.zombies();
         worst = worst.max(z);
         (z == 0).then_some(n)
     });
     println!(
         "under pidone: 0 zombies (at most {worst} in passing) after {} orphans",
-        orphans_made(&with)
+        with.orphans_made()
     );
     assert!(
         clean.is_some(),
         "zombies left under pidone: {:?}",
-        zombies(&with)
+        with.zombies()
     );
     assert!(
         worst <= 5,
@@ -279,8 +241,8 @@ fn tty_sigint_reaches_the_app() {
     assert_eq!(code, 130, "the app dies of SIGINT; logs: {:?}", c.logs());
 
     // docker run -it from a terminal: Ctrl-C typed into the terminal.
-    let (code, screen) = run_in_pty(
-        env,
+    let (code, screen) = harness::run_in_pty(
+        &Engine::docker(),
         &[
             "--entrypoint",
             "/init",
@@ -299,47 +261,6 @@ fn tty_sigint_reaches_the_app() {
         Some(130),
         "Ctrl-C ends the app with SIGINT; terminal:\n{screen}"
     );
-}
-
-/// Runs `docker run -it ARGS` on a new pseudo-terminal, types `keys` once the terminal shows
-/// `ready`, and returns the exit code of `docker run` and what the terminal showed.
-fn run_in_pty(env: &Env, args: &[&str], ready: &str, keys: &[u8]) -> (Option<i32>, String) {
-    let pty = nix::pty::openpty(None, None).expect("openpty");
-    let guard = Container::named(&harness::container_name("tty-it"));
-    let label = format!("{LABEL}={}", env.run_id);
-    let mut cmd = Command::new("docker");
-    cmd.args(["run", "-it", "--name", &guard.name, "--label", &label])
-        .args(args)
-        .stdin(Stdio::from(pty.slave.try_clone().unwrap()))
-        .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
-        .stderr(Stdio::from(pty.slave));
-    let mut child = cmd.spawn().expect("docker run -it");
-    drop(cmd); // closes our copies of the slave, so the master sees EOF/EIO at the end
-
-    let mut master = std::fs::File::from(pty.master);
-    let mut reader = master.try_clone().unwrap();
-    let screen = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&screen);
-    // Not joined: it ends when the last slave descriptor closes.
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n @ 1..) = reader.read(&mut buf) {
-            sink.lock().unwrap().extend_from_slice(&buf[..n]);
-        }
-    });
-    let shown = || String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
-    let deadline = Instant::now() + READY;
-    let saw_ready = poll(READY, || shown().contains(ready).then_some(()));
-    if saw_ready.is_some() {
-        master.write_all(keys).unwrap();
-    }
-    let status = harness::wait_bounded(&mut child, deadline + Duration::from_secs(10));
-    let screen = shown();
-    assert!(
-        saw_ready.is_some(),
-        "no {ready:?} on the terminal:\n{screen}"
-    );
-    (status.and_then(|s| s.code()), screen)
 }
 
 #[test]

@@ -1,5 +1,10 @@
-//! Plumbing for the Docker tests: bounded command runs, the `FROM scratch` test image, container
-//! guards and the skip-or-fail policy.
+//! Plumbing for the Docker tests (and the engine tests of tests/engines.rs): bounded command
+//! runs, the `FROM scratch` test image, container guards and the skip-or-fail policy.
+//!
+//! Every engine command goes through an [`Engine`]: the machine's `docker` by default, or
+//! another CLI and environment (a second dockerd behind `DOCKER_HOST`, Podman with its own
+//! storage), which the Docker-compatible commands used here (`run -d`, `logs`, `stop -t`,
+//! `kill -s`, `wait`, `inspect -f`, `exec`, `rm -f`) serve alike.
 //!
 //! The image holds `/init` (pidone), `/sbin/docker-init` (pidone again, under the name Docker
 //! gives its init), `/app/<example>` for the example workloads, and static busybox as
@@ -116,16 +121,56 @@ pub fn wait_bounded(child: &mut std::process::Child, deadline: Instant) -> Optio
     }
 }
 
+/// A container engine's command line: the program, its global options and its environment.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    /// `docker` or `podman`.
+    pub program: String,
+    /// Options before the subcommand (`--root DIR --runtime runc`...).
+    pub global: Vec<String>,
+    /// Extra environment (`DOCKER_HOST`, `CONTAINERS_CONF`...).
+    pub env: Vec<(String, String)>,
+}
+
+impl Engine {
+    /// The machine's Docker engine, as the `docker` client finds it.
+    pub fn docker() -> Self {
+        Self {
+            program: "docker".to_string(),
+            global: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    /// The engine command with its global options and environment, no subcommand yet.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.global)
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
+    /// Runs `ENGINE ARGS...` with a timeout.
+    pub fn run(&self, args: &[&str], timeout: Duration) -> Output {
+        run(self.command().args(args), timeout)
+    }
+
+    /// Runs `ENGINE ARGS...` (30 s bound) and panics with its output unless it succeeds.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args, Duration::from_secs(30));
+        assert!(out.ok(), "{} {args:?} failed: {out:?}", self.program);
+        out.stdout
+    }
+}
+
 /// Runs `docker ARGS...` with a timeout.
 pub fn docker(args: &[&str], timeout: Duration) -> Output {
-    run(Command::new("docker").args(args), timeout)
+    Engine::docker().run(args, timeout)
 }
 
 /// Runs `docker ARGS...` (30 s bound) and panics with its output unless it succeeds.
 pub fn docker_ok(args: &[&str]) -> String {
-    let out = docker(args, Duration::from_secs(30));
-    assert!(out.ok(), "docker {args:?} failed: {out:?}");
-    out.stdout
+    Engine::docker().ok(args)
 }
 
 /// Polls `check` every 50 ms until it returns `Some` or `timeout` passes.
@@ -215,27 +260,7 @@ fn prepare() -> Result<Env, String> {
     remove_stale();
 
     let bin = pidone_bin();
-    let cargo_bin = PathBuf::from(env!("CARGO_BIN_EXE_pidone"));
-    let bindir = cargo_bin
-        .parent()
-        .ok_or("pidone binary has no directory")?
-        .to_path_buf();
-    let mut files: Vec<(PathBuf, String)> = vec![(bin.clone(), "init".to_string())];
-    check_static(&bin)?;
-    build_examples(&bindir);
-    for name in EXAMPLES {
-        let path = bindir.join("examples").join(name);
-        check_static(&path)?;
-        files.push((path, format!("app/{name}")));
-    }
-    let busybox = PathBuf::from("/bin/busybox");
-    if !matches!(is_static(&busybox), Ok(true)) {
-        return Err("/bin/busybox is missing or not static (install busybox-static)".to_string());
-    }
-    files.push((bin.clone(), "sbin/docker-init".to_string()));
-    files.push((busybox.clone(), "bin/busybox".to_string()));
-    files.push((busybox, "bin/sh".to_string()));
-
+    let files = image_files(&bin)?;
     let image = format!("pidone-test-{}:all", run_id());
     build_image(&image, &files, &[])?;
     register_cleanup();
@@ -246,6 +271,33 @@ fn prepare() -> Result<Env, String> {
         bin,
         docker_init,
     })
+}
+
+/// The files of the test image (host path, path in the image): pidone as `/init` and
+/// `/sbin/docker-init`, the examples as `/app/<name>` (built first if needed), static busybox as
+/// `/bin/busybox` and `/bin/sh`. Fails with a reason if any of them is not a static binary.
+pub fn image_files(bin: &Path) -> Result<Vec<(PathBuf, String)>, String> {
+    let cargo_bin = PathBuf::from(env!("CARGO_BIN_EXE_pidone"));
+    let bindir = cargo_bin
+        .parent()
+        .ok_or("pidone binary has no directory")?
+        .to_path_buf();
+    let mut files: Vec<(PathBuf, String)> = vec![(bin.to_path_buf(), "init".to_string())];
+    check_static(bin)?;
+    build_examples(&bindir);
+    for name in EXAMPLES {
+        let path = bindir.join("examples").join(name);
+        check_static(&path)?;
+        files.push((path, format!("app/{name}")));
+    }
+    let busybox = PathBuf::from("/bin/busybox");
+    if !matches!(is_static(&busybox), Ok(true)) {
+        return Err("/bin/busybox is missing or not static (install busybox-static)".to_string());
+    }
+    files.push((bin.to_path_buf(), "sbin/docker-init".to_string()));
+    files.push((busybox.clone(), "bin/busybox".to_string()));
+    files.push((busybox, "bin/sh".to_string()));
+    Ok(files)
 }
 
 /// Fails with a hint unless `path` is a static executable.
@@ -344,13 +396,35 @@ pub fn build_image(
     files: &[(PathBuf, String)],
     instructions: &[&str],
 ) -> Result<(), String> {
+    make_image(&Engine::docker(), true, image, files, instructions)
+}
+
+/// `ENGINE import` of a tree made of `files`, with `instructions` as `--change`s (ENTRYPOINT,
+/// CMD...): how the engine tests load their image, with no build step and no registry.
+pub fn import_image(
+    engine: &Engine,
+    image: &str,
+    files: &[(PathBuf, String)],
+    instructions: &[&str],
+) -> Result<(), String> {
+    make_image(engine, false, image, files, instructions)
+}
+
+/// Stages `files` in a fresh context directory, then builds (if `build`) or imports the image.
+fn make_image(
+    engine: &Engine,
+    build: bool,
+    image: &str,
+    files: &[(PathBuf, String)],
+    instructions: &[&str],
+) -> Result<(), String> {
     let dir = std::env::temp_dir().join(format!(
         "{}-ctx-{}",
         image.replace([':', '/'], "-"),
         SEQ.fetch_add(1, Ordering::SeqCst)
     ));
     let _ = std::fs::remove_dir_all(&dir);
-    let result = build_in(&dir, image, files, instructions);
+    let result = build_in(engine, build, &dir, image, files, instructions);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(dir.with_extension("Dockerfile"));
     result
@@ -369,8 +443,10 @@ const IMPORT_CHANGES: [&str; 9] = [
     "WORKDIR",
 ];
 
-/// `build_image` with the context in `dir`.
+/// `make_image` with the context in `dir`.
 fn build_in(
+    engine: &Engine,
+    build: bool,
     dir: &Path,
     image: &str,
     files: &[(PathBuf, String)],
@@ -383,44 +459,51 @@ fn build_in(
         }
         std::fs::copy(from, &dest).map_err(|e| format!("copy {}: {e}", from.display()))?;
     }
-    let mut dockerfile = String::from("FROM scratch\nCOPY . /\n");
-    for line in instructions {
-        dockerfile.push_str(line);
-        dockerfile.push('\n');
-    }
-    // Outside the context, so it does not end up in the image.
-    let file = dir.with_extension("Dockerfile");
-    std::fs::write(&file, dockerfile).map_err(|e| e.to_string())?;
     let label = format!("{LABEL}={}", run_id());
-    let built = run(
-        Command::new("docker")
-            .args(["build", "-q", "--label", &label, "-t", image, "-f"])
-            .arg(&file)
-            .arg(dir),
-        Duration::from_secs(120),
-    );
-    if built.ok() {
-        return Ok(());
+    if build {
+        let mut dockerfile = String::from("FROM scratch\nCOPY . /\n");
+        for line in instructions {
+            dockerfile.push_str(line);
+            dockerfile.push('\n');
+        }
+        // Outside the context, so it does not end up in the image.
+        let file = dir.with_extension("Dockerfile");
+        std::fs::write(&file, dockerfile).map_err(|e| e.to_string())?;
+        let built = run(
+            engine
+                .command()
+                .args(["build", "-q", "--label", &label, "-t", image, "-f"])
+                .arg(&file)
+                .arg(dir),
+            Duration::from_secs(120),
+        );
+        if built.ok() {
+            return Ok(());
+        }
+        println!(
+            "note: {} build failed ({}); using {0} import",
+            engine.program,
+            built.both().trim()
+        );
     }
-    println!(
-        "note: docker build failed ({}); using docker import",
-        built.both().trim()
-    );
+    let engine_cmd = engine.command();
     let mut import = Command::new("sh");
     import
-        .args([
-            "-c",
-            "dir=$1; shift; tar -C \"$dir\" -c . | docker import \"$@\"",
-            "sh",
-        ])
+        .args(["-c", "dir=$1; shift; tar -C \"$dir\" -c . | \"$@\"", "sh"])
         .arg(dir)
-        .args(["--change", &format!("LABEL {label}")]);
+        .arg(engine_cmd.get_program())
+        .args(engine_cmd.get_args())
+        .envs(engine.env.iter().map(|(k, v)| (k, v)))
+        .args(["import", "--change", &format!("LABEL {label}")]);
     for change in instructions {
         let keyword = change.split_whitespace().next().unwrap_or_default();
         if IMPORT_CHANGES.contains(&keyword.to_ascii_uppercase().as_str()) {
             import.args(["--change", change]);
         } else {
-            println!("note: docker import cannot apply {change:?}; left out");
+            println!(
+                "note: {} import cannot apply {change:?}; left out",
+                engine.program
+            );
         }
     }
     let imported = run(import.args(["-", image]), Duration::from_secs(120));
@@ -428,7 +511,8 @@ fn build_in(
         Ok(())
     } else {
         Err(format!(
-            "docker import failed too: {}",
+            "{} import failed: {}",
+            engine.program,
             imported.both().trim()
         ))
     }
@@ -526,34 +610,55 @@ fn probe_docker_init(image: &str) -> Result<(), String> {
     }
 }
 
-/// A container that is removed (`docker rm -f`) when dropped, even if the test panics.
+/// A container that is removed (`ENGINE rm -f`) when dropped, even if the test panics.
 pub struct Container {
     pub name: String,
+    /// The engine it runs on.
+    pub engine: Engine,
 }
 
 impl Container {
-    /// Guards an existing or future container called `name`.
+    /// Guards an existing or future container called `name` on the machine's Docker engine.
     pub fn named(name: &str) -> Self {
+        Self::named_on(&Engine::docker(), name)
+    }
+
+    /// Guards an existing or future container called `name` on `engine`.
+    pub fn named_on(engine: &Engine, name: &str) -> Self {
         Self {
             name: name.to_string(),
+            engine: engine.clone(),
         }
     }
 
-    /// `docker run -d` with a fresh name and this run's label; `args` go after `docker run -d
-    /// --name N --label L` (options, image, command).
-    pub fn start(env: &Env, what: &str, args: &[&str]) -> Self {
-        let container = Self::named(&container_name(what));
-        let label = format!("{LABEL}={}", env.run_id);
+    /// `docker run -d` on the machine's engine (whose test image `_env` holds) with a fresh name
+    /// and this run's label; `args` go after `docker run -d --name N --label L` (options, image,
+    /// command).
+    pub fn start(_env: &Env, what: &str, args: &[&str]) -> Self {
+        Self::start_on(&Engine::docker(), what, args)
+    }
+
+    /// `ENGINE run -d` with a fresh name and this run's label; `args` go after `run -d --name N
+    /// --label L` (options, image, command).
+    pub fn start_on(engine: &Engine, what: &str, args: &[&str]) -> Self {
+        let container = Self::named_on(engine, &container_name(what));
+        let label = format!("{LABEL}={}", run_id());
         let mut all = vec!["run", "-d", "--name", &container.name, "--label", &label];
         all.extend_from_slice(args);
-        let out = docker(&all, Duration::from_secs(30));
-        assert!(out.ok(), "docker {all:?} failed: {out:?}");
+        let out = engine.run(&all, Duration::from_secs(30));
+        assert!(out.ok(), "{} {all:?} failed: {out:?}", engine.program);
         container
+    }
+
+    /// `ENGINE ARGS...` with a timeout.
+    fn engine(&self, args: &[&str], timeout: Duration) -> Output {
+        self.engine.run(args, timeout)
     }
 
     /// `docker logs` (stdout and stderr together).
     pub fn logs(&self) -> String {
-        docker(&["logs", &self.name], Duration::from_secs(10)).both()
+        self.engine(&["logs", &self.name], Duration::from_secs(10))
+            .both()
     }
 
     /// Waits (bounded) until the logs contain `needle`; panics with the logs otherwise.
@@ -571,7 +676,7 @@ impl Container {
 
     /// `docker inspect -f FORMAT`, trimmed.
     pub fn inspect(&self, format: &str) -> String {
-        docker(
+        self.engine(
             &["inspect", "-f", format, &self.name],
             Duration::from_secs(10),
         )
@@ -588,22 +693,27 @@ impl Container {
     /// Times `docker stop -t SECS`; panics if it fails or takes longer than `SECS + 20`.
     pub fn stop(&self, secs: u32) -> Duration {
         let t = secs.to_string();
-        let out = docker(
+        let out = self.engine(
             &["stop", "-t", &t, &self.name],
             Duration::from_secs(u64::from(secs) + 20),
         );
-        assert!(out.ok(), "docker stop {} failed: {out:?}", self.name);
+        assert!(
+            out.ok(),
+            "{} stop {} failed: {out:?}",
+            self.engine.program,
+            self.name
+        );
         out.elapsed
     }
 
     /// `docker kill -s SIG`.
     pub fn kill(&self, sig: &str) {
-        docker_ok(&["kill", "-s", sig, &self.name]);
+        self.engine.ok(&["kill", "-s", sig, &self.name]);
     }
 
     /// Waits (bounded) for the container to exit and returns its exit code.
     pub fn wait_exit(&self, timeout: Duration) -> i32 {
-        let out = docker(&["wait", &self.name], timeout);
+        let out = self.engine(&["wait", &self.name], timeout);
         assert!(
             out.ok(),
             "{} did not exit within {timeout:?}: {out:?}\nlogs:\n{}",
@@ -613,12 +723,118 @@ impl Container {
         out.stdout
             .trim()
             .parse()
-            .unwrap_or_else(|_| panic!("docker wait printed {:?}", out.stdout))
+            .unwrap_or_else(|_| panic!("{} wait printed {:?}", self.engine.program, out.stdout))
+    }
+
+    /// Counts zombie processes in the container by reading /proc/*/stat with `docker exec` (`docker
+    /// top` does not show them: exited tasks leave the cgroup). Returns (zombies, processes).
+    pub fn zombies(&self) -> (usize, usize) {
+        let out = self.engine(
+            &[
+                "exec",
+                &self.name,
+                "/bin/sh",
+                "-c",
+                // `; true`: a process that exits during the read makes cat fail.
+                "cat /proc/[0-9]*/stat 2>/dev/null; true",
+            ],
+            Duration::from_secs(20),
+        );
+        assert!(out.ok(), "{} exec failed: {out:?}", self.engine.program);
+        let states: Vec<&str> = out
+            .stdout
+            .lines()
+            .filter_map(|l| l.rsplit_once(") ").map(|(_, rest)| rest))
+            .filter_map(|rest| rest.split_whitespace().next())
+            .collect();
+        let z = states.iter().filter(|s| **s == "Z").count();
+        (z, states.len())
+    }
+
+    /// The `total=` of zombie_factory's last batch line.
+    pub fn orphans_made(&self) -> u64 {
+        self.logs()
+            .lines()
+            .filter_map(|l| {
+                l.rsplit_once("total=")
+                    .and_then(|(_, n)| n.trim().parse().ok())
+            })
+            .max()
+            .unwrap_or(0)
     }
 }
 
 impl Drop for Container {
     fn drop(&mut self) {
-        let _ = docker(&["rm", "-f", &self.name], Duration::from_secs(30));
+        let _ = self.engine(&["rm", "-f", &self.name], Duration::from_secs(30));
     }
+}
+
+/// Runs `ENGINE run -it ARGS` on a new pseudo-terminal, types `keys` once the terminal shows
+/// `ready`, and returns the exit code of `ENGINE run` and what the terminal showed.
+pub fn run_in_pty(
+    engine: &Engine,
+    args: &[&str],
+    ready: &str,
+    keys: &[u8],
+) -> (Option<i32>, String) {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+    let ready_within = Duration::from_secs(15);
+    let pty = match nix::pty::openpty(None, None) {
+        Ok(pty) => pty,
+        Err(e) => panic!("openpty: {e}"),
+    };
+    let guard = Container::named_on(engine, &container_name("tty-it"));
+    let label = format!("{LABEL}={}", run_id());
+    let stdio = |fd: &std::os::fd::OwnedFd| match fd.try_clone() {
+        Ok(fd) => Stdio::from(fd),
+        Err(e) => panic!("dup of the pty: {e}"),
+    };
+    let mut cmd = engine.command();
+    cmd.args(["run", "-it", "--name", &guard.name, "--label", &label])
+        .args(args)
+        .stdin(stdio(&pty.slave))
+        .stdout(stdio(&pty.slave))
+        .stderr(Stdio::from(pty.slave));
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) => panic!("{} run -it: {e}", engine.program),
+    };
+    drop(cmd); // closes our copies of the slave, so the master sees EOF/EIO at the end
+
+    let mut master = std::fs::File::from(pty.master);
+    let mut reader = match master.try_clone() {
+        Ok(reader) => reader,
+        Err(e) => panic!("dup of the pty master: {e}"),
+    };
+    let screen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&screen);
+    // Not joined: it ends when the last slave descriptor closes.
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = reader.read(&mut buf) {
+            if let (Ok(mut screen), Some(read)) = (sink.lock(), buf.get(..n)) {
+                screen.extend_from_slice(read);
+            }
+        }
+    });
+    let shown = || {
+        screen
+            .lock()
+            .map(|s| String::from_utf8_lossy(&s).into_owned())
+            .unwrap_or_default()
+    };
+    let deadline = Instant::now() + ready_within;
+    let saw_ready = poll(ready_within, || shown().contains(ready).then_some(()));
+    if saw_ready.is_some() {
+        let _ = master.write_all(keys);
+    }
+    let status = wait_bounded(&mut child, deadline + Duration::from_secs(10));
+    let screen = shown();
+    assert!(
+        saw_ready.is_some(),
+        "no {ready:?} on the terminal:\n{screen}"
+    );
+    (status.and_then(|s| s.code()), screen)
 }
