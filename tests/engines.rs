@@ -196,6 +196,11 @@ fn remove_leftovers(dir: &Path, ns: Option<&str>) -> Vec<String> {
 /// Removes directories (and their daemons) of earlier runs of this test binary whose process is
 /// gone: `<tmp>/pidone-engines-<pid>-<millis>`, containerd namespace `pidone-test-<pid>-<millis>`.
 fn remove_stale() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(remove_stale_now);
+}
+
+fn remove_stale_now() {
     let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
         return;
     };
@@ -214,9 +219,29 @@ fn remove_stale() {
         {
             continue;
         }
-        let ns = format!("pidone-test-{run}");
-        let left = remove_leftovers(&entry.path(), Some(&ns));
-        println!("note: removed {name} of a killed run: {left:?}");
+        let dir = entry.path();
+        let left = if name.starts_with("pidone-podman-") {
+            // Podman removes its own containers (their processes do not mention the directory).
+            let removed = PodmanStore::at(dir).remove();
+            format!("{removed:?}")
+        } else {
+            // dockerd stops its containers on SIGTERM; only what it leaves is killed.
+            let pid = std::fs::read_to_string(dir.join("docker.pid")).unwrap_or_default();
+            let needle = dir.to_string_lossy().into_owned();
+            if let Ok(pid) = pid.trim().parse::<i32>()
+                && processes_mentioning(&needle).iter().any(|p| p.0 == pid)
+            {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+                poll(Duration::from_secs(30), || {
+                    (!Path::new("/proc").join(pid.to_string()).exists()).then_some(())
+                });
+            }
+            format!(
+                "{:?}",
+                remove_leftovers(&dir, Some(&format!("pidone-test-{run}")))
+            )
+        };
+        println!("note: removed {name} of a killed run; left: {left}");
     }
 }
 
@@ -793,8 +818,17 @@ impl PodmanStore {
     fn new() -> Self {
         let dir = std::env::temp_dir().join(format!("pidone-podman-{}", run_id()));
         std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("containers.conf"),
+            "[containers]\ndefault_ulimits = []\n",
+        )
+        .unwrap();
+        Self::at(dir)
+    }
+
+    /// The store in `dir` (which holds `containers.conf`).
+    fn at(dir: PathBuf) -> Self {
         let conf = dir.join("containers.conf");
-        std::fs::write(&conf, "[containers]\ndefault_ulimits = []\n").unwrap();
         let sub = |name: &str| dir.join(name).to_string_lossy().into_owned();
         let engine = Engine {
             program: "podman".to_string(),
