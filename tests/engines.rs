@@ -473,7 +473,19 @@ fn docker_run_init_is_pid1_and_passes_exit_codes(ctx: &DockerCtx) {
         "PID 1 is not the pidone under test"
     );
 
-    let c = ctx.start_init("persona", &["/app/sigprint"]);
+    assert_own_group_no_session(
+        &ctx.start_init("persona", &["/app/sigprint", "--exit-on", "SIGTERM"]),
+    );
+
+    for want in [0, 42] {
+        let (code, out) = ctx.run_init(&["/app/exit_with", &want.to_string()]);
+        assert_eq!(code, Some(want), "{out}");
+    }
+}
+
+/// sigprint in `c` is PID 1's child, leads its own process group and has no session of its own:
+/// the tini and catatonit personas (dumb-init's would give it a new session).
+fn assert_own_group_no_session(c: &Container) {
     let line = c.wait_log("ready pid=", READY);
     let field = |key: &str| {
         line.split_whitespace()
@@ -482,21 +494,13 @@ fn docker_run_init_is_pid1_and_passes_exit_codes(ctx: &DockerCtx) {
             .to_string()
     };
     let (pid, ppid, pgid, sid) = (field("pid"), field("ppid"), field("pgid"), field("sid"));
-    println!("docker run --init: app pid={pid} ppid={ppid} pgid={pgid} sid={sid}");
+    println!(
+        "{} run --init: app pid={pid} ppid={ppid} pgid={pgid} sid={sid}",
+        c.engine.program
+    );
     assert_eq!(ppid, "1", "the app is pidone's child");
-    assert_eq!(
-        pgid, pid,
-        "tini persona: the app leads its own process group"
-    );
-    assert_ne!(
-        sid, pid,
-        "tini persona: no new session (that is dumb-init's)"
-    );
-
-    for want in [0, 42] {
-        let (code, out) = ctx.run_init(&["/app/exit_with", &want.to_string()]);
-        assert_eq!(code, Some(want), "{out}");
-    }
+    assert_eq!(pgid, pid, "the app leads its own process group");
+    assert_ne!(sid, pid, "no new session (that is dumb-init's persona)");
 }
 
 /// `docker stop -t 10` returns at once for an app without a TERM handler under `--init` (exit
@@ -930,7 +934,8 @@ impl PodmanCtx {
 }
 
 /// `podman run --init --init-path PIDONE`: pidone is PID 1 as `/run/podman-init -- CMD`
-/// (catatonit persona by that name), and exit codes 0 and 42 pass through.
+/// (catatonit persona by that name: the app in its own process group, no new session), and exit
+/// codes 0 and 42 pass through.
 fn podman_run_init_is_pid1_and_passes_exit_codes(ctx: &PodmanCtx) {
     let (code, out) = ctx.run_init(&["/bin/busybox", "cat", "/proc/1/cmdline"]);
     assert_eq!(code, Some(0), "{out}");
@@ -946,6 +951,9 @@ fn podman_run_init_is_pid1_and_passes_exit_codes(ctx: &PodmanCtx) {
         sha256(&out),
         sha256_of(&ctx.bin),
         "PID 1 is not the pidone under test"
+    );
+    assert_own_group_no_session(
+        &ctx.start_init("persona", &["/app/sigprint", "--exit-on", "SIGTERM"]),
     );
     for want in [0, 42] {
         let (code, out) = ctx.run_init(&["/app/exit_with", &want.to_string()]);
