@@ -18,10 +18,13 @@ pub fn own_pid() -> i32 {
     nix::unistd::getpid().as_raw()
 }
 
-/// Ends pidone with `code` once the main child is reaped: every log line is written directly,
-/// so nothing is left to flush.
+/// Ends the process at once with `code`: no atexit handlers, nothing to flush (every log line
+/// is written directly). pidone's exit once the main child is reaped, and the forked child's exit
+/// when its set-up fails (where running the parent's atexit handlers would be wrong).
 pub fn exit_now(code: i32) -> ! {
-    std::process::exit(code)
+    // libc, not nix: _exit (nix has no wrapper).
+    // SAFETY: _exit has no preconditions and does not return.
+    unsafe { libc::_exit(code) }
 }
 
 /// Registers pidone as child subreaper, so orphans of its tree are reparented to it.
@@ -175,10 +178,7 @@ fn read_report(read_end: &OwnedFd) -> Option<(ChildStep, Errno)> {
 fn report_and_exit(report: &OwnedFd, step: ChildStep, error: Errno) -> ! {
     let [e0, e1, e2, e3] = (error as i32).to_ne_bytes();
     let _ = nix::unistd::write(report.as_fd(), &[step.to_byte(), e0, e1, e2, e3]);
-    let code = if step == ChildStep::Exec { 127 } else { 1 };
-    // libc, not nix: _exit (nix has no wrapper; std's exit would run atexit handlers in a fork).
-    // SAFETY: _exit has no preconditions and does not return.
-    unsafe { libc::_exit(code) }
+    exit_now(if step == ChildStep::Exec { 127 } else { 1 })
 }
 
 /// The child's half of [`spawn`]: returns only on failure, with the failed step. It allocates
