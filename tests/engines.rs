@@ -66,6 +66,14 @@ fn have(program: &str) -> bool {
     .ok()
 }
 
+/// Why the test cannot run if one of `programs` is not on PATH: "`PROGRAM` is not installed".
+fn not_installed(programs: &[&str]) -> Option<String> {
+    programs
+        .iter()
+        .find(|p| !have(p))
+        .map(|p| format!("`{p}` is not installed"))
+}
+
 /// One check of an engine test: a name and what it runs.
 type Check<'a, C> = (&'a str, fn(&C));
 
@@ -279,6 +287,187 @@ fn sha256_of(path: &Path) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
+// What Docker's and Podman's `--init` share
+
+/// What the checks of one engine share: the engine, the test image, the pidone under test, and
+/// the engine-specific parts of running it as the container's init.
+struct InitCtx {
+    engine: Engine,
+    image: String,
+    bin: PathBuf,
+    /// The test's own directory (the second dockerd's, the Podman store's).
+    dir: PathBuf,
+    /// The `run` options that make the pidone under test the init: Docker's `--init` (the daemon's
+    /// `--init-path` names pidone), Podman's `--init --init-path PIDONE`.
+    init: Vec<String>,
+    /// Where the engine puts the init in the container, PID 1's argv[0]: `/sbin/docker-init`
+    /// (tini's persona), `/run/podman-init` (catatonit's).
+    init_path: &'static str,
+}
+
+impl InitCtx {
+    /// The init options plus `--pull never --network none`, before the image.
+    fn init_args(&self) -> Vec<&str> {
+        let mut args: Vec<&str> = self.init.iter().map(String::as_str).collect();
+        args.extend(["--pull", "never", "--network", "none"]);
+        args
+    }
+
+    /// `ENGINE run -d` with the init options, of `cmd` in the test image.
+    fn start_init(&self, what: &str, cmd: &[&str]) -> Container {
+        let mut args = self.init_args();
+        args.push(&self.image);
+        args.extend_from_slice(cmd);
+        Container::start_on(&self.engine, what, &args)
+    }
+
+    /// `ENGINE run --rm` with the init options: (exit code, stdout and stderr).
+    fn run_init(&self, cmd: &[&str]) -> (Option<i32>, String) {
+        let mut args = vec!["run", "--rm"];
+        args.extend(self.init_args());
+        args.push(&self.image);
+        args.extend_from_slice(cmd);
+        let out = self.engine.run(&args, Duration::from_secs(30));
+        (out.code(), out.both())
+    }
+}
+
+/// `ENGINE run --init`: pidone is PID 1 as `INIT_PATH -- CMD` (tini persona as
+/// `/sbin/docker-init`, catatonit persona as `/run/podman-init`: either way the app gets its own
+/// process group, no new session), and exit codes 0 and 42 pass through.
+fn run_init_is_pid1_and_passes_exit_codes(ctx: &InitCtx) {
+    let (code, out) = ctx.run_init(&["/bin/busybox", "cat", "/proc/1/cmdline"]);
+    assert_eq!(code, Some(0), "{out}");
+    let cmdline = out.replace('\0', " ");
+    println!(
+        "{} run --init: /proc/1/cmdline = {:?}",
+        ctx.engine.program,
+        cmdline.trim()
+    );
+    assert_eq!(
+        cmdline.trim(),
+        format!("{} -- /bin/busybox cat /proc/1/cmdline", ctx.init_path)
+    );
+    let (code, out) = ctx.run_init(&["/bin/busybox", "sha256sum", "/proc/1/exe"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        sha256(&out),
+        sha256_of(&ctx.bin),
+        "PID 1 is not the pidone under test"
+    );
+    assert_own_group_no_session(
+        &ctx.start_init("persona", &["/app/sigprint", "--exit-on", "SIGTERM"]),
+    );
+    for want in [0, 42] {
+        let (code, out) = ctx.run_init(&["/app/exit_with", &want.to_string()]);
+        assert_eq!(code, Some(want), "{out}");
+    }
+}
+/// sigprint in `c` is PID 1's child, leads its own process group and has no session of its own:
+/// the tini and catatonit personas (dumb-init's would give it a new session).
+fn assert_own_group_no_session(c: &Container) {
+    let line = c.wait_log("ready pid=", READY);
+    let field = |key: &str| {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("no {key}= in {line:?}"))
+            .to_string()
+    };
+    let (pid, ppid, pgid, sid) = (field("pid"), field("ppid"), field("pgid"), field("sid"));
+    println!(
+        "{} run --init: app pid={pid} ppid={ppid} pgid={pgid} sid={sid}",
+        c.engine.program
+    );
+    assert_eq!(ppid, "1", "the app is pidone's child");
+    assert_eq!(pgid, pid, "the app leads its own process group");
+    assert_ne!(sid, pid, "no new session (that is dumb-init's persona)");
+}
+
+/// `ENGINE stop -t 10` returns at once under `--init` for an app that handles SIGTERM (exit 0)
+/// and for one without a TERM handler (exit 143).
+fn stop_is_fast_under_init(ctx: &InitCtx) {
+    let graceful = ctx.start_init("stop-graceful", &["/app/graceful_server"]);
+    let sleeper = ctx.start_init(
+        "stop-sleep",
+        &["/bin/sh", "-c", "echo ready; exec /bin/busybox sleep 60"],
+    );
+    graceful.wait_log("listening on", READY);
+    sleeper.wait_log("ready", READY);
+    for (c, what, want) in [
+        (&graceful, "graceful_server", 0),
+        (&sleeper, "`sleep 60` (no TERM handler)", 143),
+    ] {
+        let took = c.stop(10);
+        let code = c.exit_code();
+        println!(
+            "{} stop -t 10, {what} under --init: {:.3} s, exit {code:?}",
+            ctx.engine.program,
+            took.as_secs_f64()
+        );
+        assert!(took < FAST_STOP, "took {took:?}; logs:\n{}", c.logs());
+        assert_eq!(code, Some(want), "logs:\n{}", c.logs());
+    }
+    let logs = graceful.logs();
+    assert!(logs.contains("shutting down after SIGTERM"), "{logs}");
+}
+
+/// `ENGINE kill -s USR1` and `-s RTMIN+3` reach the app under `--init`, and a forwarded SIGTERM
+/// ends it at once (without it `podman rm -f` would wait 10 s).
+fn kill_signals_reach_the_app(ctx: &InitCtx) {
+    let c = ctx.start_init("kill", &["/app/sigprint", "--exit-on", "SIGTERM"]);
+    c.wait_log("ready pid=", READY);
+    // The engines number RTMIN as the kernel and glibc do: RTMIN+3 is 37.
+    for (sig, line) in [("USR1", "signal 10 "), ("RTMIN+3", "signal 37 ")] {
+        c.kill(sig);
+        c.wait_log(line, Duration::from_secs(5));
+    }
+    let took = c.stop(10);
+    assert!(took < FAST_STOP, "took {took:?}; logs:\n{}", c.logs());
+    assert_eq!(c.exit_code(), Some(0), "logs:\n{}", c.logs());
+    println!(
+        "{} kill -s USR1 / -s RTMIN+3 under --init: both reached the app",
+        ctx.engine.program
+    );
+}
+
+/// Orphans of the app are reaped by pidone: no zombie accumulates in the container.
+fn run_init_reaps_orphans(ctx: &InitCtx) {
+    assert_reaped(&ctx.start_init("zombies", ZOMBIE_FACTORY));
+}
+
+/// An app that makes 5 orphans every 100 ms until stopped (for `assert_reaped`).
+const ZOMBIE_FACTORY: &[&str] = &[
+    "/app/zombie_factory",
+    "--forever",
+    "--interval-ms",
+    "100",
+    "--batch",
+    "5",
+];
+
+/// Waits until zombie_factory in `c` made at least 20 orphans, then expects no zombie (at most
+/// a batch in flight).
+fn assert_reaped(c: &Container) {
+    poll(Duration::from_secs(15), || {
+        (c.orphans_made() >= 20).then_some(())
+    })
+    .unwrap_or_else(|| panic!("zombie_factory made no orphans:\n{}", c.logs()));
+    let mut worst = 0;
+    let clean = poll(Duration::from_secs(5), || {
+        let (z, _) = c.zombies();
+        worst = worst.max(z);
+        (z == 0).then_some(())
+    });
+    println!(
+        "{} run --init: 0 zombies (at most {worst} in passing) after {} orphans",
+        c.engine.program,
+        c.orphans_made()
+    );
+    assert!(clean.is_some(), "zombies left: {:?}", c.zombies());
+    assert!(worst <= 5, "zombies accumulate: {worst} at once");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Docker
 
 /// A second dockerd whose `--init-path` is pidone; stopped, and its directories removed, when
@@ -398,49 +587,8 @@ impl Drop for Daemon {
     }
 }
 
-/// What the Docker checks share.
-struct DockerCtx {
-    engine: Engine,
-    image: String,
-    bin: PathBuf,
-    dir: PathBuf,
-}
-
-impl DockerCtx {
-    /// `docker run -d --init` (plus `--pull never --network none`) of `cmd` in the test image.
-    fn start_init(&self, what: &str, cmd: &[&str]) -> Container {
-        let mut args = vec![
-            "--init",
-            "--pull",
-            "never",
-            "--network",
-            "none",
-            &self.image,
-        ];
-        args.extend_from_slice(cmd);
-        Container::start_on(&self.engine, what, &args)
-    }
-
-    /// `docker run --rm --init ...`: (exit code, stdout).
-    fn run_init(&self, cmd: &[&str]) -> (Option<i32>, String) {
-        let mut args = vec![
-            "run",
-            "--rm",
-            "--init",
-            "--pull",
-            "never",
-            "--network",
-            "none",
-            &self.image,
-        ];
-        args.extend_from_slice(cmd);
-        let out = self.engine.run(&args, Duration::from_secs(30));
-        (out.code(), out.both())
-    }
-}
-
 /// `docker info` shows pidone's commit as the init version, and pidone as the init binary.
-fn docker_info_shows_pidone(ctx: &DockerCtx) {
+fn docker_info_shows_pidone(ctx: &InitCtx) {
     let commit = pidone_commit(&ctx.bin);
     let info = ctx.engine.ok(&[
         "info",
@@ -454,74 +602,11 @@ fn docker_info_shows_pidone(ctx: &DockerCtx) {
     assert_eq!(fields[1], commit, "docker info's init commit: {info}");
 }
 
-/// `docker run --init`: pidone is PID 1 as `/sbin/docker-init -- CMD` (tini persona: the child
-/// gets its own process group, no new session), and exit codes 0 and 42 pass through.
-fn docker_run_init_is_pid1_and_passes_exit_codes(ctx: &DockerCtx) {
-    let (code, out) = ctx.run_init(&["/bin/busybox", "cat", "/proc/1/cmdline"]);
-    assert_eq!(code, Some(0), "{out}");
-    let cmdline = out.replace('\0', " ");
-    println!("docker run --init: /proc/1/cmdline = {:?}", cmdline.trim());
-    assert_eq!(
-        cmdline.trim(),
-        "/sbin/docker-init -- /bin/busybox cat /proc/1/cmdline"
-    );
-    let (code, out) = ctx.run_init(&["/bin/busybox", "sha256sum", "/proc/1/exe"]);
-    assert_eq!(code, Some(0), "{out}");
-    assert_eq!(
-        sha256(&out),
-        sha256_of(&ctx.bin),
-        "PID 1 is not the pidone under test"
-    );
-
-    assert_own_group_no_session(
-        &ctx.start_init("persona", &["/app/sigprint", "--exit-on", "SIGTERM"]),
-    );
-
-    for want in [0, 42] {
-        let (code, out) = ctx.run_init(&["/app/exit_with", &want.to_string()]);
-        assert_eq!(code, Some(want), "{out}");
-    }
-}
-
-/// sigprint in `c` is PID 1's child, leads its own process group and has no session of its own:
-/// the tini and catatonit personas (dumb-init's would give it a new session).
-fn assert_own_group_no_session(c: &Container) {
-    let line = c.wait_log("ready pid=", READY);
-    let field = |key: &str| {
-        line.split_whitespace()
-            .find_map(|w| w.strip_prefix(&format!("{key}=")))
-            .unwrap_or_else(|| panic!("no {key}= in {line:?}"))
-            .to_string()
-    };
-    let (pid, ppid, pgid, sid) = (field("pid"), field("ppid"), field("pgid"), field("sid"));
-    println!(
-        "{} run --init: app pid={pid} ppid={ppid} pgid={pgid} sid={sid}",
-        c.engine.program
-    );
-    assert_eq!(ppid, "1", "the app is pidone's child");
-    assert_eq!(pgid, pid, "the app leads its own process group");
-    assert_ne!(sid, pid, "no new session (that is dumb-init's persona)");
-}
-
 /// `docker stop -t 10` returns at once for an app without a TERM handler under `--init` (exit
 /// 143) and for one that handles it (exit 0); a shell-form app without an init waits for the
 /// timeout (exit 137).
-fn docker_stop_is_fast_with_init_and_waits_for_a_shell(ctx: &DockerCtx) {
+fn docker_stop_is_fast_with_init_and_waits_for_a_shell(ctx: &InitCtx) {
     std::thread::scope(|s| {
-        let no_handler = s.spawn(|| {
-            let c = ctx.start_init(
-                "stop-sleep",
-                &["/bin/sh", "-c", "echo ready; exec /bin/busybox sleep 60"],
-            );
-            c.wait_log("ready", READY);
-            (c.stop(10), c.exit_code())
-        });
-        let graceful = s.spawn(|| {
-            let c = ctx.start_init("stop-graceful", &["/app/graceful_server"]);
-            c.wait_log("listening on", READY);
-            let took = c.stop(10);
-            (took, c.exit_code(), c.logs())
-        });
         let shell = s.spawn(|| {
             // A shell-form CMD: `/bin/sh -c "..."` is PID 1 and forwards nothing.
             let c = Container::start_on(
@@ -541,21 +626,7 @@ fn docker_stop_is_fast_with_init_and_waits_for_a_shell(ctx: &DockerCtx) {
             c.wait_log("ready", READY);
             (c.stop(2), c.exit_code())
         });
-        let (took, code) = no_handler.join().unwrap();
-        println!(
-            "docker stop -t 10, `sleep 60` (no TERM handler) under --init: {:.3} s, exit {code:?}",
-            took.as_secs_f64()
-        );
-        assert!(took < FAST_STOP, "took {took:?}");
-        assert_eq!(code, Some(143), "sleep dies of the forwarded SIGTERM");
-        let (took, code, logs) = graceful.join().unwrap();
-        println!(
-            "docker stop -t 10, graceful_server under --init: {:.3} s, exit {code:?}",
-            took.as_secs_f64()
-        );
-        assert!(took < FAST_STOP, "took {took:?}; logs:\n{logs}");
-        assert_eq!(code, Some(0), "logs:\n{logs}");
-        assert!(logs.contains("shutting down after SIGTERM"), "{logs}");
+        stop_is_fast_under_init(ctx);
         let (took, code) = shell.join().unwrap();
         println!(
             "docker stop -t 2, shell-form `sleep 60` without an init: {:.3} s, exit {code:?}",
@@ -566,74 +637,16 @@ fn docker_stop_is_fast_with_init_and_waits_for_a_shell(ctx: &DockerCtx) {
     });
 }
 
-/// `docker kill -s USR1` and `-s RTMIN+3` reach the app under `--init`.
-fn docker_kill_signals_reach_the_app(ctx: &DockerCtx) {
-    let c = ctx.start_init("kill", &["/app/sigprint"]);
-    c.wait_log("ready pid=", READY);
-    // Docker numbers RTMIN as the kernel and glibc do: RTMIN+3 is 37.
-    for (sig, line) in [("USR1", "signal 10 "), ("RTMIN+3", "signal 37 ")] {
-        c.kill(sig);
-        c.wait_log(line, Duration::from_secs(5));
-    }
-    println!("docker kill -s USR1 / -s RTMIN+3 under --init: both reached the app");
-}
-
-/// Orphans of the app are reaped by pidone: no zombie accumulates in the container.
-fn docker_run_init_reaps_orphans(ctx: &DockerCtx) {
-    let c = ctx.start_init(
-        "zombies",
-        &[
-            "/app/zombie_factory",
-            "--forever",
-            "--interval-ms",
-            "100",
-            "--batch",
-            "5",
-        ],
-    );
-    assert_reaped(&c);
-}
-
-/// Waits until zombie_factory in `c` made at least 20 orphans, then expects no zombie (at most
-/// a batch in flight).
-fn assert_reaped(c: &Container) {
-    poll(Duration::from_secs(15), || {
-        (c.orphans_made() >= 20).then_some(())
-    })
-    .unwrap_or_else(|| panic!("zombie_factory made no orphans:\n{}", c.logs()));
-    let mut worst = 0;
-    let clean = poll(Duration::from_secs(5), || {
-        let (z, _) = c.zombies();
-        worst = worst.max(z);
-        (z == 0).then_some(())
-    });
-    println!(
-        "{} run --init: 0 zombies (at most {worst} in passing) after {} orphans",
-        c.engine.program,
-        c.orphans_made()
-    );
-    assert!(clean.is_some(), "zombies left: {:?}", c.zombies());
-    assert!(worst <= 5, "zombies accumulate: {worst} at once");
-}
-
 /// `docker run --init -it` on a terminal: Ctrl-C typed there ends the app with SIGINT.
-fn docker_run_init_it_passes_ctrl_c(ctx: &DockerCtx) {
-    let (code, screen) = harness::run_in_pty(
-        &ctx.engine,
-        &[
-            "--init",
-            "--pull",
-            "never",
-            "--network",
-            "none",
-            &ctx.image,
-            "/bin/sh",
-            "-c",
-            "[ -t 0 ] && echo tty=yes; echo ready; exec /bin/busybox sleep 30",
-        ],
-        "ready",
-        b"\x03",
-    );
+fn docker_run_init_it_passes_ctrl_c(ctx: &InitCtx) {
+    let mut args = ctx.init_args();
+    args.extend([
+        &ctx.image,
+        "/bin/sh",
+        "-c",
+        "[ -t 0 ] && echo tty=yes; echo ready; exec /bin/busybox sleep 30",
+    ]);
+    let (code, screen) = harness::run_in_pty(&ctx.engine, &args, "ready", b"\x03");
     println!("docker run --init -it + Ctrl-C on a pty: exit code {code:?}");
     assert!(screen.contains("tty=yes"), "no terminal:\n{screen}");
     assert_eq!(code, Some(130), "terminal:\n{screen}");
@@ -641,7 +654,7 @@ fn docker_run_init_it_passes_ctrl_c(ctx: &DockerCtx) {
 
 /// Compose `init: true` (Debian's docker-compose against the second daemon): the service runs
 /// under pidone, and `docker-compose down` stops it fast.
-fn compose_init_true(ctx: &DockerCtx) {
+fn compose_init_true(ctx: &InitCtx) {
     assert!(
         have("docker-compose"),
         "docker-compose is not installed (scripts/setup installs it)"
@@ -735,10 +748,8 @@ fn machine_daemon_still_runs_a_container() {
 fn docker_daemon_with_pidone_as_init_path() {
     const TEST: &str = "docker_daemon_with_pidone_as_init_path";
     let require = harness::REQUIRE_VAR;
-    for program in ["docker", "dockerd", "unshare", "ctr"] {
-        if !have(program) {
-            return skip(TEST, require, &format!("`{program}` is not installed"));
-        }
+    if let Some(why) = not_installed(&["docker", "dockerd", "unshare", "ctr"]) {
+        return skip(TEST, require, &why);
     }
     if !Path::new(CONTAINERD).exists() {
         return skip(
@@ -769,11 +780,13 @@ fn docker_daemon_with_pidone_as_init_path() {
     );
     let image = format!("pidone-engines-{}:all", run_id());
     harness::import_image(&daemon.engine, &image, &files, &[]).unwrap();
-    let ctx = DockerCtx {
+    let ctx = InitCtx {
         engine: daemon.engine.clone(),
         image,
         bin,
         dir: daemon.dir.clone(),
+        init: vec!["--init".to_string()],
+        init_path: "/sbin/docker-init",
     };
     let failed = run_checks(
         &ctx,
@@ -781,7 +794,7 @@ fn docker_daemon_with_pidone_as_init_path() {
             ("docker_info_shows_pidone", docker_info_shows_pidone),
             (
                 "docker_run_init_is_pid1_and_passes_exit_codes",
-                docker_run_init_is_pid1_and_passes_exit_codes,
+                run_init_is_pid1_and_passes_exit_codes,
             ),
             (
                 "docker_stop_is_fast_with_init_and_waits_for_a_shell",
@@ -789,12 +802,9 @@ fn docker_daemon_with_pidone_as_init_path() {
             ),
             (
                 "docker_kill_signals_reach_the_app",
-                docker_kill_signals_reach_the_app,
+                kill_signals_reach_the_app,
             ),
-            (
-                "docker_run_init_reaps_orphans",
-                docker_run_init_reaps_orphans,
-            ),
+            ("docker_run_init_reaps_orphans", run_init_reaps_orphans),
             (
                 "docker_run_init_it_passes_ctrl_c",
                 docker_run_init_it_passes_ctrl_c,
@@ -894,133 +904,11 @@ impl Drop for PodmanStore {
     }
 }
 
-/// What the Podman checks share.
-struct PodmanCtx {
-    engine: Engine,
-    image: String,
-    bin: PathBuf,
-}
-
-impl PodmanCtx {
-    /// `podman run --init --init-path PIDONE` options before the image.
-    fn init_args(&self) -> Vec<&str> {
-        let bin = self.bin.to_str().expect("a UTF-8 path");
-        vec![
-            "--init",
-            "--init-path",
-            bin,
-            "--pull",
-            "never",
-            "--network",
-            "none",
-        ]
-    }
-
-    fn start_init(&self, what: &str, cmd: &[&str]) -> Container {
-        let mut args = self.init_args();
-        args.push(&self.image);
-        args.extend_from_slice(cmd);
-        Container::start_on(&self.engine, what, &args)
-    }
-
-    fn run_init(&self, cmd: &[&str]) -> (Option<i32>, String) {
-        let mut args = vec!["run", "--rm"];
-        args.extend(self.init_args());
-        args.push(&self.image);
-        args.extend_from_slice(cmd);
-        let out = self.engine.run(&args, Duration::from_secs(30));
-        (out.code(), out.both())
-    }
-}
-
-/// `podman run --init --init-path PIDONE`: pidone is PID 1 as `/run/podman-init -- CMD`
-/// (catatonit persona by that name: the app in its own process group, no new session), and exit
-/// codes 0 and 42 pass through.
-fn podman_run_init_is_pid1_and_passes_exit_codes(ctx: &PodmanCtx) {
-    let (code, out) = ctx.run_init(&["/bin/busybox", "cat", "/proc/1/cmdline"]);
-    assert_eq!(code, Some(0), "{out}");
-    let cmdline = out.replace('\0', " ");
-    println!("podman run --init: /proc/1/cmdline = {:?}", cmdline.trim());
-    assert_eq!(
-        cmdline.trim(),
-        "/run/podman-init -- /bin/busybox cat /proc/1/cmdline"
-    );
-    let (code, out) = ctx.run_init(&["/bin/busybox", "sha256sum", "/proc/1/exe"]);
-    assert_eq!(code, Some(0), "{out}");
-    assert_eq!(
-        sha256(&out),
-        sha256_of(&ctx.bin),
-        "PID 1 is not the pidone under test"
-    );
-    assert_own_group_no_session(
-        &ctx.start_init("persona", &["/app/sigprint", "--exit-on", "SIGTERM"]),
-    );
-    for want in [0, 42] {
-        let (code, out) = ctx.run_init(&["/app/exit_with", &want.to_string()]);
-        assert_eq!(code, Some(want), "{out}");
-    }
-}
-
-/// `podman stop -t 10` returns at once under `--init`: exit 0 for an app that handles
-/// SIGTERM, 143 for one that does not.
-fn podman_stop_is_fast(ctx: &PodmanCtx) {
-    let graceful = ctx.start_init("stop-graceful", &["/app/graceful_server"]);
-    let sleeper = ctx.start_init(
-        "stop-sleep",
-        &["/bin/sh", "-c", "echo ready; exec /bin/busybox sleep 60"],
-    );
-    graceful.wait_log("listening on", READY);
-    sleeper.wait_log("ready", READY);
-    for (c, want) in [(&graceful, 0), (&sleeper, 143)] {
-        let took = c.stop(10);
-        let code = c.exit_code();
-        println!(
-            "podman stop -t 10 of {} under --init: {:.3} s, exit {code:?}",
-            c.name,
-            took.as_secs_f64()
-        );
-        assert!(took < FAST_STOP, "took {took:?}; logs:\n{}", c.logs());
-        assert_eq!(code, Some(want), "logs:\n{}", c.logs());
-    }
-    assert!(graceful.logs().contains("shutting down after SIGTERM"));
-}
-
-/// `podman kill -s USR1` and `-s RTMIN+3` reach the app under `--init`.
-fn podman_kill_signals_reach_the_app(ctx: &PodmanCtx) {
-    // `--exit-on SIGTERM`: `podman rm -f` would otherwise wait 10 s for it.
-    let c = ctx.start_init("kill", &["/app/sigprint", "--exit-on", "SIGTERM"]);
-    c.wait_log("ready pid=", READY);
-    for (sig, line) in [("USR1", "signal 10 "), ("RTMIN+3", "signal 37 ")] {
-        c.kill(sig);
-        c.wait_log(line, Duration::from_secs(5));
-    }
-    let took = c.stop(10);
-    assert!(took < FAST_STOP, "took {took:?}; logs:\n{}", c.logs());
-    assert_eq!(c.exit_code(), Some(0), "logs:\n{}", c.logs());
-    println!("podman kill -s USR1 / -s RTMIN+3 under --init: both reached the app");
-}
-
-/// Orphans are reaped under `podman run --init`.
-fn podman_run_init_reaps_orphans(ctx: &PodmanCtx) {
-    let c = ctx.start_init(
-        "zombies",
-        &[
-            "/app/zombie_factory",
-            "--forever",
-            "--interval-ms",
-            "100",
-            "--batch",
-            "5",
-        ],
-    );
-    assert_reaped(&c);
-}
-
 /// A pod whose infra container is pidone as `/catatonit -P` (`--infra-command`: Podman 4.3 splits
 /// it at spaces; the JSON form `["/catatonit","-P"]` would be taken as one file name), sharing
 /// its PID namespace with an app container that makes orphans: the infra container reaps them,
 /// and `podman pod stop` ends it at once with exit 0.
-fn podman_pod_with_pidone_as_pause(ctx: &PodmanCtx) {
+fn podman_pod_with_pidone_as_pause(ctx: &InitCtx) {
     let pod = harness::container_name("pod");
     let created = ctx.engine.run(
         &[
@@ -1049,23 +937,9 @@ fn podman_pod_with_pidone_as_pause(ctx: &PodmanCtx) {
         }
     }
     let _pod_guard = PodGuard(&ctx.engine, &pod);
-    let app = Container::start_on(
-        &ctx.engine,
-        "pod-app",
-        &[
-            "--pod",
-            &pod,
-            "--pull",
-            "never",
-            &ctx.image,
-            "/app/zombie_factory",
-            "--forever",
-            "--interval-ms",
-            "100",
-            "--batch",
-            "5",
-        ],
-    );
+    let mut args = vec!["--pod", &pod, "--pull", "never", &ctx.image];
+    args.extend_from_slice(ZOMBIE_FACTORY);
+    let app = Container::start_on(&ctx.engine, "pod-app", &args);
     let infra_id = ctx
         .engine
         .ok(&["pod", "inspect", "-f", "{{.InfraContainerID}}", &pod])
@@ -1098,14 +972,8 @@ fn podman_pod_with_pidone_as_pause(ctx: &PodmanCtx) {
 #[test]
 fn podman_with_pidone_as_init_and_pause() {
     const TEST: &str = "podman_with_pidone_as_init_and_pause";
-    for program in ["podman", "runc"] {
-        if !have(program) {
-            return skip(
-                TEST,
-                REQUIRE_PODMAN,
-                &format!("`{program}` is not installed"),
-            );
-        }
+    if let Some(why) = not_installed(&["podman", "runc"]) {
+        return skip(TEST, REQUIRE_PODMAN, &why);
     }
     if !nix::unistd::geteuid().is_root() {
         return skip(TEST, REQUIRE_PODMAN, "rootful Podman needs root");
@@ -1122,27 +990,32 @@ fn podman_with_pidone_as_init_and_pause() {
     files.push((bin.clone(), "catatonit".to_string()));
     let image = format!("pidone-engines-{}:all", run_id());
     harness::import_image(&store.engine, &image, &files, &[]).unwrap();
-    let ctx = PodmanCtx {
+    let init = vec![
+        "--init".to_string(),
+        "--init-path".to_string(),
+        bin.to_str().expect("a UTF-8 path").to_string(),
+    ];
+    let ctx = InitCtx {
         engine: store.engine.clone(),
         image,
         bin,
+        dir: store.dir.clone(),
+        init,
+        init_path: "/run/podman-init",
     };
     let failed = run_checks(
         &ctx,
         &[
             (
                 "podman_run_init_is_pid1_and_passes_exit_codes",
-                podman_run_init_is_pid1_and_passes_exit_codes,
+                run_init_is_pid1_and_passes_exit_codes,
             ),
-            ("podman_stop_is_fast", podman_stop_is_fast),
+            ("podman_stop_is_fast", stop_is_fast_under_init),
             (
                 "podman_kill_signals_reach_the_app",
-                podman_kill_signals_reach_the_app,
+                kill_signals_reach_the_app,
             ),
-            (
-                "podman_run_init_reaps_orphans",
-                podman_run_init_reaps_orphans,
-            ),
+            ("podman_run_init_reaps_orphans", run_init_reaps_orphans),
             (
                 "podman_pod_with_pidone_as_pause",
                 podman_pod_with_pidone_as_pause,
