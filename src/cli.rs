@@ -355,24 +355,18 @@ pub fn parse(args: &[Vec<u8>]) -> Result<Request, UsageError> {
         .first()
         .map_or(Persona::Pidone, |arg0| Persona::from_argv0(arg0));
     let os_args = || args.iter().map(|a| OsString::from_vec(a.clone()));
-    let mut command = command(persona);
-    let matches = match command.try_get_matches_from_mut(os_args()) {
+    let matches = match command(persona).try_get_matches_from(os_args()) {
         Ok(matches) => matches,
         Err(error) if error.kind() == ErrorKind::DisplayHelp => return Ok(Request::Help),
         Err(error) => return Err(usage_error(persona, &error, os_args())),
     };
-    let request = if matches.get_flag("version") {
-        Request::Version
-    } else if matches.get_flag("license") {
-        Request::License
-    } else {
-        Request::Run(options_from(&matches))
-    };
-    // pidone parses once and then lives until it exits: freeing clap's structures one by one
-    // would cost a fifth of start-up (callgrind) and give back nothing pidone needs later.
-    std::mem::forget(matches);
-    std::mem::forget(command);
-    Ok(request)
+    if matches.get_flag("version") {
+        return Ok(Request::Version);
+    }
+    if matches.get_flag("license") {
+        return Ok(Request::License);
+    }
+    Ok(Request::Run(options_from(&matches)))
 }
 
 fn one<T: Clone + Send + Sync + 'static>(matches: &ArgMatches, id: &str) -> Option<T> {
