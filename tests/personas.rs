@@ -563,6 +563,51 @@ fn pause_mode_reaps_adopted_orphans() {
     assert_eq!(run.wait(), 0);
 }
 
+/// Zombies that already exist when pause mode starts (their SIGCHLD came before pidone blocked
+/// it and was discarded) are reaped at start, not only at the next SIGCHLD. The launcher (PID 1,
+/// Python because it reaps nothing behind the program's back, unlike sh) starts zombie_factory,
+/// copies its output to EOF and then execs `catatonit -P -w`: by then the factory and its 20
+/// orphans are zombies, and no further SIGCHLD comes.
+#[test]
+fn pause_mode_reaps_zombies_left_before_it_started() {
+    let launcher = r#"import os, sys
+r, w = os.pipe()
+if os.fork() == 0:
+    os.dup2(w, 1)
+    os.execv(sys.argv[1], [sys.argv[1], "20"])
+os.close(w)
+while chunk := os.read(r, 4096):
+    os.write(1, chunk)
+os.close(r)
+os.execvp(sys.argv[2], sys.argv[2:] + ["-P", "-w"])
+"#;
+    let mut process = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+        .args(["/usr/bin/python3", "-c", launcher])
+        .arg(example("zombie_factory"))
+        .args(pidone_words(&persona_link("catatonit")))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = process.stdout.take().unwrap();
+    let stderr = process.stderr.take().unwrap();
+    let mut run = adopt_process(process, stdout);
+    run.expect_line("orphans exited n=20");
+    let pid = run.host_pid;
+    assert!(
+        eventually(TIMEOUT, || descendants(pid).is_empty()),
+        "left: {:?}",
+        descendants(pid)
+    );
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait(), 0);
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut { stderr }, &mut log).unwrap();
+    let reaped = log.matches("Reaped zombie process with pid=").count();
+    assert_eq!(reaped, 21, "{log}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Version, help, licence
 
