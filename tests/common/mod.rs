@@ -245,9 +245,27 @@ fn find_child_of(parent: &mut Child) -> i32 {
     }
 }
 
+/// The number of `read(2)` that `/proc/PID/syscall` shows for the pidone under test: the
+/// kernel shows the number of the process's own ABI, so an i686 pidone on an x86_64 kernel reads
+/// with the i386 number 3. An emulated pidone is the emulator, a process of this machine's ABI.
+fn read_syscall_number() -> libc::c_long {
+    const EM_386: u16 = 3;
+    let mut header = [0u8; 20];
+    let is_i386 = std::fs::File::open(pidone())
+        .and_then(|mut f| f.read_exact(&mut header))
+        .is_ok()
+        && header.starts_with(b"\x7fELF")
+        && u16::from_le_bytes([header[18], header[19]]) == EM_386;
+    if is_i386 && emulator().is_none() && cfg!(target_arch = "x86_64") {
+        3
+    } else {
+        libc::SYS_read
+    }
+}
+
 /// Waits until pidone sits in `read(2)` on its signalfd (fd `fd`), i.e. has finished start-up.
 pub fn wait_until_idle(pid: i32, fd: i32) {
-    let want = format!("0 {fd:#x} ");
+    let want = format!("{} {fd:#x} ", read_syscall_number());
     let idle = eventually(TIMEOUT, || {
         std::fs::read_to_string(format!("/proc/{pid}/syscall")).is_ok_and(|s| s.starts_with(&want))
     });
