@@ -649,7 +649,7 @@ fn own_sigxfsz_from_a_full_stderr_file_is_not_forwarded() {
     let mut process = Command::new("prlimit")
         .arg("--fsize=3000")
         .args(["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"])
-        .arg(pidone())
+        .args(pidone_words(&pidone()))
         .args(["-vvvv", "--"])
         .arg(example("sigprint"))
         .args(["--exit-on", "TERM"])
@@ -755,11 +755,18 @@ fn a_script_without_shebang_runs_with_bin_sh() {
 
     // No /bin/sh: a tmpfs over /usr/bin (Debian's /bin is a link to it) in a private mount
     // namespace; the shell that mounts it is already running and execs pidone by full path.
+    // An emulator (a static binary, usually in /usr/bin too) is copied out of the way first.
+    let mut pidone = pidone_words(&pidone());
+    if emulator().is_some() {
+        let copy = dir.join("emulator");
+        std::fs::copy(which(&pidone[0]), &copy).unwrap();
+        pidone[0] = copy.into_os_string();
+    }
     let mut c = Command::new("unshare");
     c.args(["--mount", "--propagation", "private", "sh", "-c"])
-        .arg(r#"mount -t tmpfs none /usr/bin && exec "$0" -- "$1""#)
-        .arg(pidone())
-        .arg(&script);
+        .arg(r#"mount -t tmpfs none /usr/bin && exec "$@" -- "$0""#) // "$@": pidone's words
+        .arg(&script)
+        .args(&pidone);
     let (code, stdout, stderr) = output_within(c, TIMEOUT);
     assert_eq!(code, 126, "{stdout:?} {stderr:?}");
     assert!(

@@ -57,6 +57,20 @@ pub fn pidone_words(path: &Path) -> Vec<OsString> {
     }
 }
 
+/// The full path of `program` as found in `PATH` (itself if it has a slash or is not found).
+pub fn which(program: &OsStr) -> PathBuf {
+    let path = Path::new(program);
+    if path.components().count() > 1 {
+        return path.to_path_buf();
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| path.to_path_buf())
+}
+
 /// Whether `program` is the pidone under test, directly or through a persona link.
 fn is_pidone(program: &OsStr) -> bool {
     let target = pidone();
