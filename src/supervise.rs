@@ -101,6 +101,10 @@ impl<'a> Supervisor<'a> {
     /// Runs until the main child has exited, then ends the process with its exit code.
     pub fn run(mut self) -> ! {
         let mut batch = [SignalInfo::default(); SIGNAL_BATCH];
+        // Children that exited before SIGCHLD was blocked (left by the program that exec'd
+        // pidone, or during a slow start such as under an emulator) raised a SIGCHLD that was
+        // discarded: sweep once now, or they stay zombies until some other child exits.
+        self.reap();
         loop {
             if let Phase::Done(code) = self.phase {
                 if log::enabled(Level::Info) {

@@ -129,7 +129,9 @@ pub fn wait_signal(set: &libc::sigset_t, timeout: Option<std::time::Duration>) -
                 let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
                 // Capped at a day, which fits every C library's `time_t`.
                 ts.tv_sec = t.as_secs().min(86_400).try_into().unwrap_or_default();
-                ts.tv_nsec = t.subsec_nanos().into();
+                // Below 10^9, so it fits a 32-bit `c_long` (i686) as well as a 64-bit one; `as`
+                // because `From<u32>` exists only for the 64-bit one.
+                ts.tv_nsec = t.subsec_nanos() as libc::c_long;
                 // SAFETY: `set`, `info` and `ts` are valid for the duration of the call.
                 unsafe { libc::sigtimedwait(set, &mut info, &ts) }
             }

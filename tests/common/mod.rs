@@ -11,9 +11,9 @@
 )]
 
 use std::collections::HashMap;
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::thread;
@@ -23,14 +23,91 @@ use std::time::{Duration, Instant};
 /// that a hang fails instead of stalling the suite.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The pidone binary under test.
+/// The pidone binary under test: `PIDONE_TEST_BIN` if set (e.g. another architecture's build,
+/// see [`emulator`]), else this build's.
 pub fn pidone() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_pidone"))
+    std::env::var_os("PIDONE_TEST_BIN")
+        .filter(|path| !path.is_empty())
+        .map_or_else(
+            || PathBuf::from(env!("CARGO_BIN_EXE_pidone")),
+            PathBuf::from,
+        )
 }
 
-/// A compiled example (test workload) next to the binary under test.
+/// The user-mode emulator that runs [`pidone`] (`PIDONE_TEST_EMULATOR`, e.g.
+/// `qemu-aarch64-static`), None when pidone runs natively. Where binfmt_misc cannot be registered
+/// the harness starts `EMULATOR -0 ARGV0 PIDONE ARGS...` itself with execve (a shell in between
+/// would add `PWD` to the environment); `-0` keeps argv[0], which selects the persona. Only pidone
+/// is emulated: its children (the examples, sh) are native programs, and exec leaves the emulator.
+pub fn emulator() -> Option<OsString> {
+    std::env::var_os("PIDONE_TEST_EMULATOR").filter(|e| !e.is_empty())
+}
+
+/// The words that start the pidone binary (or a persona link to it) at `path` with argv[0] =
+/// `path`: just `path`, or the emulator's command line under emulation.
+pub fn pidone_words(path: &Path) -> Vec<OsString> {
+    match emulator() {
+        Some(emulator) => vec![
+            emulator,
+            OsString::from("-0"),
+            path.as_os_str().to_owned(),
+            path.as_os_str().to_owned(),
+        ],
+        None => vec![path.as_os_str().to_owned()],
+    }
+}
+
+/// The full path of `program` as found in `PATH` (itself if it has a slash or is not found).
+pub fn which(program: &OsStr) -> PathBuf {
+    let path = Path::new(program);
+    if path.components().count() > 1 {
+        return path.to_path_buf();
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| path.to_path_buf())
+}
+
+/// Whether `program` is the pidone under test, directly or through a persona link.
+fn is_pidone(program: &OsStr) -> bool {
+    let target = pidone();
+    Path::new(program) == target
+        || std::fs::canonicalize(program)
+            .is_ok_and(|p| std::fs::canonicalize(&target).is_ok_and(|t| p == t))
+}
+
+/// Under emulation, prints why the calling test (or the part of it named by `what`) cannot run
+/// there and returns true; the caller then skips exactly that. Natively returns false.
+pub fn skip_under_emulation(what: &str, reason: &str) -> bool {
+    let Some(emulator) = emulator() else {
+        return false;
+    };
+    // Written to the real stderr, past the test harness's capture, so that a passing run shows
+    // every skip too.
+    let line = format!(
+        "SKIPPED under {}: {what}: {reason}\n",
+        emulator.to_string_lossy()
+    );
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+    true
+}
+
+/// Why subreaper mode cannot be tested under qemu-user.
+pub const QEMU_SUBREAPER: &str = "qemu-user 7.2 answers EINVAL to prctl(PR_SET_CHILD_SUBREAPER) \
+    (pidone logs 'cannot register as child subreaper (Invalid argument)'), so orphans go to the \
+    real init instead of pidone";
+
+/// A compiled example (test workload) next to this build's binary. Examples are always native,
+/// also when [`pidone`] is another architecture's build.
 pub fn example(name: &str) -> PathBuf {
-    let path = pidone().parent().unwrap().join("examples").join(name);
+    let path = Path::new(env!("CARGO_BIN_EXE_pidone"))
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name);
     assert!(
         path.exists(),
         "example {name} not built at {}: run the README's test command",
@@ -94,16 +171,25 @@ pub fn start_with_stdin(
     env: &[(&str, &str)],
     stdin: Stdio,
 ) -> Run {
+    // pidone itself (or a persona link) goes through the emulator, if any; other programs do not.
+    let program: Vec<OsString> = if is_pidone(program) {
+        pidone_words(Path::new(program))
+    } else {
+        vec![program.to_owned()]
+    };
     let mut command = match mode {
         Mode::Pid1 => {
             let mut c = Command::new("unshare");
             c.args(["--pid", "--fork", "--mount-proc", "--kill-child"]);
             c.args(prefix);
-            c.arg(program);
+            c.args(&program);
             c
         }
         Mode::Direct => {
-            let mut parts = prefix.iter().chain([&program]);
+            let mut parts = prefix
+                .iter()
+                .copied()
+                .chain(program.iter().map(|p| p.as_os_str()));
             let mut c = Command::new(parts.next().unwrap());
             c.args(parts);
             c
@@ -173,9 +259,27 @@ fn find_child_of(parent: &mut Child) -> i32 {
     }
 }
 
+/// The number of `read(2)` that `/proc/PID/syscall` shows for the pidone under test: the
+/// kernel shows the number of the process's own ABI, so an i686 pidone on an x86_64 kernel reads
+/// with the i386 number 3. An emulated pidone is the emulator, a process of this machine's ABI.
+fn read_syscall_number() -> libc::c_long {
+    const EM_386: u16 = 3;
+    let mut header = [0u8; 20];
+    let is_i386 = std::fs::File::open(pidone())
+        .and_then(|mut f| f.read_exact(&mut header))
+        .is_ok()
+        && header.starts_with(b"\x7fELF")
+        && u16::from_le_bytes([header[18], header[19]]) == EM_386;
+    if is_i386 && emulator().is_none() && cfg!(target_arch = "x86_64") {
+        3
+    } else {
+        libc::SYS_read
+    }
+}
+
 /// Waits until pidone sits in `read(2)` on its signalfd (fd `fd`), i.e. has finished start-up.
 pub fn wait_until_idle(pid: i32, fd: i32) {
-    let want = format!("0 {fd:#x} ");
+    let want = format!("{} {fd:#x} ", read_syscall_number());
     let idle = eventually(TIMEOUT, || {
         std::fs::read_to_string(format!("/proc/{pid}/syscall")).is_ok_and(|s| s.starts_with(&want))
     });
