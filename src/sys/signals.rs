@@ -199,7 +199,7 @@ fn timed_wait(
         )
     };
     match Errno::result(ret) {
-        Ok(signo) => {
+        Ok(_) => {
             // SAFETY: zero-initialised, then filled by the kernel.
             let info = unsafe { info.assume_init() };
             // SAFETY: si_pid is meaningful for the codes pidone checks it for (SI_USER and the
@@ -210,7 +210,7 @@ fn timed_wait(
                 return Received::Signals(0);
             };
             *slot = SignalInfo {
-                signo: signo as i32,
+                signo: info.si_signo,
                 code: info.si_code,
                 sender,
             };
