@@ -364,7 +364,6 @@ fn man_page_renders_without_warnings_and_covers_personas_environment_signals_exi
             .args(["--warnings", "-l"])
             .arg(rel.out.join("pidone.1"))
             .env("MANWIDTH", "80")
-            .env("MAN_KEEP_FORMATTING", "0")
             .env("LC_ALL", "C.UTF-8"),
         TIMEOUT,
     );
