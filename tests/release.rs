@@ -409,6 +409,26 @@ fn man_page_renders_without_warnings_and_covers_personas_environment_signals_exi
     ] {
         assert!(text.contains(needle), "man page lacks {needle:?}:\n{text}");
     }
+    // Every long option and variable that pidone's own --help names is in the page too.
+    let bin = rel
+        .out
+        .join(format!("pidone-{VERSION}-{}", std::env::consts::ARCH));
+    let help = run(Command::new(bin).arg("--help"), TIMEOUT);
+    assert!(help.ok(), "pidone --help: {help:?}");
+    let words: BTreeSet<&str> = help
+        .stdout
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .filter(|w| {
+            (w.starts_with("--") && w.len() > 2)
+                || ["PIDONE_", "TINI_", "DUMB_INIT_", "CATATONIT_"]
+                    .iter()
+                    .any(|p| w.starts_with(p))
+        })
+        .collect();
+    assert!(words.len() > 20, "too few options in --help: {words:?}");
+    for word in words {
+        assert!(text.contains(word), "man page lacks {word:?} from --help");
+    }
 }
 
 /// Restores the `pidone:VERSION` tag as it was and removes the test's app image, even when the
