@@ -192,22 +192,33 @@ fn binaries_are_static_and_print_the_version_line_of_the_commit() {
             other => panic!("{name}: unknown architecture {other}"),
         };
         assert!(file.contains(machine), "{name} is not {machine}: {file}");
-        // i686 runs natively on x86_64; other architectures through qemu-user's binfmt handler
-        // (scripts/setup installs qemu-user-static once those targets are built).
-        let runs_here = arch == std::env::consts::ARCH
-            || (arch == "i686" && cfg!(target_arch = "x86_64"))
-            || Path::new(&format!("/proc/sys/fs/binfmt_misc/qemu-{arch}")).exists();
-        if !runs_here {
-            println!(
-                "{name}: not run (an {arch} binary on an {} host without a qemu-{arch} binfmt handler)",
-                std::env::consts::ARCH
-            );
+        // i686 runs natively on x86_64; other architectures through qemu-user (scripts/setup
+        // installs qemu-user-static for the architecture tests).
+        let native =
+            arch == std::env::consts::ARCH || (arch == "i686" && cfg!(target_arch = "x86_64"));
+        let qemu = format!("qemu-{arch}-static");
+        let mut command = if native {
+            Command::new(&path)
+        } else if let Some(qemu) = on_path(&qemu) {
+            let mut command = Command::new(qemu);
+            command.arg(&path);
+            command
+        } else {
+            println!("{name}: not run (an {arch} binary, and no {qemu} on PATH)");
             continue;
-        }
-        let out = run(Command::new(&path).arg("--version"), TIMEOUT);
+        };
+        let out = run(command.arg("--version"), TIMEOUT);
         assert!(out.ok(), "{name} --version: {out:?}");
         assert_eq!(out.stdout.trim_end(), want, "{name} --version");
     }
+}
+
+/// `program` in a directory of `PATH`, if it is there.
+fn on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
 }
 
 /// The .deb for this host's architecture.
