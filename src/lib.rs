@@ -138,7 +138,8 @@ fn start(config: &Config) -> Result<Supervisor<'_>, StartError> {
         log::warn(
             "subreaper_failed",
             &format!(
-                "cannot register as child subreaper ({error}); orphans will not be reaped by pidone"
+                "cannot register as child subreaper ({}); orphans will not be reaped by pidone",
+                error.desc()
             ),
         );
     }
