@@ -291,6 +291,20 @@ fn find_init(pid: i32) -> Option<i32> {
     }
 }
 
+/// SIGKILLs `pid` and all its descendants (children first collected from /proc, so an init in
+/// its own PID namespace dies too, which ends that namespace).
+fn kill_tree(pid: i32) {
+    let mut all = vec![pid];
+    let mut i = 0;
+    while let Some(&p) = all.get(i) {
+        all.extend(children(p));
+        i += 1;
+    }
+    for &p in all.iter().rev() {
+        kill(p, libc::SIGKILL);
+    }
+}
+
 fn ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
@@ -437,6 +451,36 @@ fn emit(name: &str, fields: &[(&str, String)]) {
 // ---------------------------------------------------------------------------------------------
 // modes
 
+/// How long one start-up command may take before it is killed and counted as a bad exit (-1).
+const STARTUP_CAP: Duration = Duration::from_secs(10);
+
+/// Opens a pidfd for `pid` (-1 when the kernel has none).
+fn pidfd_open(pid: u32) -> c_int {
+    // SAFETY: pidfd_open takes a pid and flags; the result is a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    c_int::try_from(fd).unwrap_or(-1)
+}
+
+/// fork/exec/wait like `Command::status`, but waits at most `cap` (pidfd + poll): a command
+/// that hangs is SIGKILLed (with every descendant) and reported as `None`, as is one that
+/// cannot be spawned. The same pidfd and poll calls are made for every command, baselines
+/// included, so they cancel out of the overhead.
+fn run_bounded(cmd: &mut Command, cap: Duration) -> Option<ExitStatus> {
+    let mut child = cmd.spawn().ok()?;
+    let fd = pidfd_open(child.id());
+    let exited = fd < 0 || wait_readable(fd, cap);
+    if fd >= 0 {
+        // SAFETY: closing the pidfd opened above.
+        unsafe { libc::close(fd) };
+    }
+    if !exited {
+        kill_tree(i32::try_from(child.id()).unwrap_or(-1));
+        let _ = child.wait();
+        return None;
+    }
+    child.wait().ok()
+}
+
 /// Start-up: wall time of fork/exec/wait of each command, `--rounds` rounds, interleaved.
 fn startup(o: &Opts) {
     let n = o.variants.len();
@@ -446,12 +490,12 @@ fn startup(o: &Opts) {
         for i in order(n, r) {
             let mut cmd = command(&o.variants[i], o);
             let t0 = Instant::now();
-            let st = cmd.status();
+            let st = run_bounded(&mut cmd, STARTUP_CAP);
             let dt = t0.elapsed();
             match st {
-                Ok(s) if s.success() => samples[i].push(ns(dt)),
-                Ok(s) => bad[i].push(status_code(s)),
-                Err(_) => bad[i].push(-1),
+                Some(s) if s.success() => samples[i].push(ns(dt)),
+                Some(s) => bad[i].push(status_code(s)),
+                None => bad[i].push(-1),
             }
         }
     }
@@ -472,8 +516,10 @@ fn latency(o: &Opts) {
         .iter()
         .map(|v| Tree::spawn(v, o, false, Duration::from_secs(5)))
         .collect();
+    let trees_started: Vec<bool> = trees.iter().map(Option::is_some).collect();
     let mut samples = vec![Vec::with_capacity(o.samples); n];
     let mut lost = vec![0_usize; n];
+    let mut answered = vec![0_usize; n];
     let warmup = (o.samples / 10).max(10);
     for s in 0..warmup + o.samples {
         for i in order(n, s) {
@@ -485,6 +531,7 @@ fn latency(o: &Opts) {
             let dt = t0.elapsed();
             let mut b = [0_u8; 16];
             if got && read_some(fd, &mut b) == 1 {
+                answered[i] += 1;
                 if s >= warmup {
                     samples[i].push(ns(dt));
                 }
@@ -507,7 +554,12 @@ fn latency(o: &Opts) {
     for (i, v) in o.variants.iter().enumerate() {
         emit(
             &v.name,
-            &[("ns", jarr(&samples[i])), ("lost", lost[i].to_string())],
+            &[
+                ("ns", jarr(&samples[i])),
+                ("lost", lost[i].to_string()),
+                ("answered", answered[i].to_string()),
+                ("started", trees_started[i].to_string()),
+            ],
         );
     }
 }
@@ -570,14 +622,7 @@ type StopResult = (Option<u64>, i32);
 /// SIGTERM to every init of `trees`, then waits (pidfd + poll) for each spawned command to exit,
 /// at most `cap`; the stragglers are SIGKILLed.
 fn stop_batch(trees: &mut [Tree], cap: Duration) -> Vec<StopResult> {
-    let pidfds: Vec<c_int> = trees
-        .iter()
-        .map(|t| {
-            // SAFETY: pidfd_open takes a pid and flags; the result is a new fd or -1.
-            let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, t.child.id(), 0) };
-            c_int::try_from(fd).unwrap_or(-1)
-        })
-        .collect();
+    let pidfds: Vec<c_int> = trees.iter().map(|t| pidfd_open(t.child.id())).collect();
     let mut t0 = Vec::with_capacity(trees.len());
     for t in trees.iter() {
         t0.push(Instant::now());
@@ -617,6 +662,7 @@ fn stop_batch(trees: &mut [Tree], cap: Duration) -> Vec<StopResult> {
     for (i, t) in trees.iter_mut().enumerate() {
         if done[i].is_none() {
             kill(t.init, libc::SIGKILL);
+            let _ = t.child.kill();
         }
         let code = t.child.wait().map_or(-1, status_code);
         // SAFETY: closing the pidfd opened above.
@@ -676,11 +722,15 @@ fn stop(o: &Opts) {
     }
 }
 
-/// Waits until the init's CPU time has not moved for `quiet` (at most `max`).
-fn settle(pid: i32, quiet: Duration, max: Duration) {
-    let end = Instant::now() + max;
+/// Waits until the init's CPU time has not moved for `quiet` (at most `max`). Returns false
+/// when it did not settle: at `max`, or early when the init has used at least half a CPU over
+/// the last second (it busy-polls, so waiting longer would only add its spin to the figure).
+fn settle(pid: i32, quiet: Duration, max: Duration) -> bool {
+    let start = Instant::now();
+    let end = start + max;
     let mut last = cpu_ns(pid);
-    let mut since = Instant::now();
+    let mut since = start;
+    let (mut window_t, mut window_c) = (start, last);
     while Instant::now() < end {
         std::thread::sleep(Duration::from_millis(10));
         let c = cpu_ns(pid);
@@ -688,9 +738,17 @@ fn settle(pid: i32, quiet: Duration, max: Duration) {
             last = c;
             since = Instant::now();
         } else if since.elapsed() >= quiet {
-            return;
+            return true;
+        }
+        let span = window_t.elapsed();
+        if span >= Duration::from_secs(1) {
+            if c.saturating_sub(window_c) * 2 >= ns(span) {
+                return false;
+            }
+            (window_t, window_c) = (Instant::now(), c);
         }
     }
+    false
 }
 
 /// Signal flood: per round and variant, `--signals` kill()s (5 kinds round-robin) to the init;
@@ -707,7 +765,7 @@ fn flood(o: &Opts) {
                 );
                 continue;
             };
-            settle(t.init, Duration::from_millis(50), Duration::from_secs(1));
+            let _ = settle(t.init, Duration::from_millis(50), Duration::from_secs(1));
             let c0 = cpu_ns(t.init);
             let t0 = Instant::now();
             let mut refused = 0_u64;
@@ -717,7 +775,7 @@ fn flood(o: &Opts) {
                 }
             }
             let send = t0.elapsed();
-            settle(t.init, Duration::from_millis(100), Duration::from_secs(10));
+            let settled = settle(t.init, Duration::from_millis(100), Duration::from_secs(10));
             let c1 = cpu_ns(t.init);
             let init_alive = kill(t.init, 0) && state(t.init).is_some_and(|s| s != 'Z');
             let child_alive = children(t.init)
@@ -735,6 +793,7 @@ fn flood(o: &Opts) {
                     ("init_alive", init_alive.to_string()),
                     ("child_alive", child_alive.to_string()),
                     ("counts", js(&counts)),
+                    ("settled", settled.to_string()),
                     ("exit_code", res[0].1.to_string()),
                 ],
             );
@@ -742,18 +801,35 @@ fn flood(o: &Opts) {
     }
 }
 
+/// Emits a failed round; the variant is skipped in later rounds.
+fn emit_failed(name: &str, round: usize, reason: &str) {
+    emit(
+        name,
+        &[
+            ("round", round.to_string()),
+            ("failed", "true".into()),
+            ("reason", js(reason)),
+        ],
+    );
+}
+
 /// Drain: per round and variant, `--count` orphans adopted by the stopped init exit together;
 /// once all are zombies the init is continued and its CPU measured until it has reaped them.
+/// Every wait is bounded; a variant that fails a round is not run again (its later rounds are
+/// reported as skipped), so a broken init costs one round's timeouts, not `--rounds` of them.
 fn drain(o: &Opts) {
     let n = o.variants.len();
+    let mut given_up = vec![false; n];
     for r in 0..o.rounds {
         for i in order(n, r) {
             let v = &o.variants[i];
-            let Some(mut t) = Tree::spawn(v, o, true, Duration::from_secs(60)) else {
-                emit(
-                    &v.name,
-                    &[("round", r.to_string()), ("failed", "true".into())],
-                );
+            if given_up[i] {
+                emit_failed(&v.name, r, "skipped after a failed round");
+                continue;
+            }
+            let Some(mut t) = Tree::spawn(v, o, true, Duration::from_secs(30)) else {
+                given_up[i] = true;
+                emit_failed(&v.name, r, "the child never reported its orphans adopted");
                 continue;
             };
             kill(t.init, libc::SIGSTOP);
@@ -762,7 +838,7 @@ fn drain(o: &Opts) {
                 std::thread::sleep(Duration::from_millis(1));
             }
             drop(t.ctl.take()); // EOF: every worker exits now
-            let deadline = Instant::now() + Duration::from_secs(60);
+            let deadline = Instant::now() + Duration::from_secs(20);
             let queued = loop {
                 let z = children(t.init)
                     .iter()
@@ -776,15 +852,18 @@ fn drain(o: &Opts) {
             let c0 = cpu_ns(t.init);
             let t0 = Instant::now();
             kill(t.init, libc::SIGCONT);
-            let deadline = Instant::now() + Duration::from_secs(60);
+            let deadline = Instant::now() + Duration::from_secs(10);
             while children(t.init).len() > 1 && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(1));
             }
             let wall = t0.elapsed();
-            settle(t.init, Duration::from_millis(20), Duration::from_secs(1));
+            let settled = settle(t.init, Duration::from_millis(20), Duration::from_secs(1));
             let c1 = cpu_ns(t.init);
             let left = zombies_in_ns(t.init);
             let res = stop_batch(std::slice::from_mut(&mut t), Duration::from_secs(3));
+            if left > 0 || queued < o.count {
+                given_up[i] = true;
+            }
             emit(
                 &v.name,
                 &[
@@ -794,6 +873,7 @@ fn drain(o: &Opts) {
                     ("wall_ns", ns(wall).to_string()),
                     ("zombies_left", left.to_string()),
                     ("exit_code", res[0].1.to_string()),
+                    ("settled", settled.to_string()),
                 ],
             );
         }
@@ -801,17 +881,21 @@ fn drain(o: &Opts) {
 }
 
 /// Orphan storm: per round and variant, the child double-forks `--count` orphans as fast as it
-/// can; the init's CPU from the go signal until it has reaped the last one; zombies left.
+/// can; the init's CPU from the go signal until it has reaped the last one; zombies left. Like
+/// the drain, a variant that fails a round is skipped afterwards.
 fn storm(o: &Opts) {
     let n = o.variants.len();
+    let mut given_up = vec![false; n];
     for r in 0..o.rounds {
         for i in order(n, r) {
             let v = &o.variants[i];
+            if given_up[i] {
+                emit_failed(&v.name, r, "skipped after a failed round");
+                continue;
+            }
             let Some(mut t) = Tree::spawn(v, o, true, Duration::from_secs(5)) else {
-                emit(
-                    &v.name,
-                    &[("round", r.to_string()), ("failed", "true".into())],
-                );
+                given_up[i] = true;
+                emit_failed(&v.name, r, "the child never got ready");
                 continue;
             };
             let ctl = t.ctl.take().expect("control pipe");
@@ -819,16 +903,19 @@ fn storm(o: &Opts) {
             let t0 = Instant::now();
             // SAFETY: writes one byte from a valid buffer to our pipe end.
             unsafe { libc::write(ctl.as_raw_fd(), b"G".as_ptr().cast(), 1) };
-            let done = read_byte(t.report.as_raw_fd(), Duration::from_secs(300)) == Some(b'D');
+            let done = read_byte(t.report.as_raw_fd(), Duration::from_secs(120)) == Some(b'D');
             let deadline = Instant::now() + Duration::from_secs(10);
             while children(t.init).len() > 1 && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(1));
             }
             let wall = t0.elapsed();
-            settle(t.init, Duration::from_millis(20), Duration::from_secs(1));
+            let settled = settle(t.init, Duration::from_millis(20), Duration::from_secs(1));
             let c1 = cpu_ns(t.init);
             let left = zombies_in_ns(t.init);
             let res = stop_batch(std::slice::from_mut(&mut t), Duration::from_secs(3));
+            if left > 0 || !done {
+                given_up[i] = true;
+            }
             emit(
                 &v.name,
                 &[
@@ -838,6 +925,7 @@ fn storm(o: &Opts) {
                     ("wall_ns", ns(wall).to_string()),
                     ("zombies_left", left.to_string()),
                     ("exit_code", res[0].1.to_string()),
+                    ("settled", settled.to_string()),
                 ],
             );
         }
