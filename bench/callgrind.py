@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -32,6 +33,17 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "target" / "x86_64-unknown-linux-musl" / "release"
 CHILD = str(TARGET / "examples" / "bench_child")
 UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc"]
+RUST_PEERS = ROOT / "target" / "bench-peers" / "bin"  # where bench/run installs tino and pid1
+
+
+class NotForwarded(Exception):
+    """The init did not pass a signal on within the timeout (pid1 forwards only TERM and INT)."""
+
+
+def read1(fd: int, timeout: float) -> bytes:
+    """One byte from `fd`, waiting at most `timeout` s (b"" on timeout)."""
+    ready, _, _ = select.select([fd], [], [], timeout)
+    return os.read(fd, 1) if ready else b""
 
 
 def collected(stderr: str) -> int:
@@ -69,12 +81,17 @@ def signals(init: list[str], n: int, out: str) -> int:
         text=True,
     )
     os.close(w)
-    if os.read(r, 1) != b"R":
+    if read1(r, 60) != b"R":
+        p.kill()
         raise RuntimeError("responder not ready")
     pid = init_pid(p.pid)
     for _ in range(n):
         os.kill(pid, signal.SIGUSR1)
-        os.read(r, 1)
+        if read1(r, 5) != b"!":
+            os.kill(pid, signal.SIGKILL)
+            p.communicate(timeout=60)
+            os.close(r)
+            raise NotForwarded()
     os.kill(pid, signal.SIGTERM)
     err = p.communicate(timeout=60)[1]
     os.close(r)
@@ -93,7 +110,8 @@ def zombies(init: list[str], n: int, out: str) -> int:
     )
     os.close(w)
     os.close(cr)
-    if os.read(r, 1) != b"R":
+    if read1(r, 120) != b"R":
+        p.kill()
         raise RuntimeError("holder not ready")
     pid = init_pid(p.pid)
     os.close(cw)  # every worker exits now
@@ -114,6 +132,7 @@ def main() -> None:
     ap.add_argument("--zombies", type=int, default=2000)
     ap.add_argument("--pidone", default=str(TARGET / "pidone"))
     ap.add_argument("--keep", help="directory for the callgrind.out files")
+    ap.add_argument("--only", nargs="+", help="only these inits (names as in the table)")
     args = ap.parse_args()
     if not shutil.which("valgrind"):
         sys.exit("valgrind is not installed (apt-get install -y valgrind)")
@@ -124,10 +143,12 @@ def main() -> None:
         "tini-static": ["tini-static", "--"],
         "dumb-init": ["dumb-init", "--"],
         "catatonit": ["catatonit", "--"],
+        "tino": [str(RUST_PEERS / "tino"), "--"],
+        "pid1": [str(RUST_PEERS / "pid1"), "--"],
         "pidone": [args.pidone, "--"],
     }
     inits = {k: [shutil.which(v[0]) or v[0]] + v[1:] for k, v in inits.items()}
-    inits = {k: v for k, v in inits.items() if os.path.exists(v[0])}
+    inits = {k: v for k, v in inits.items() if os.path.exists(v[0]) and (not args.only or k in args.only)}
     keep = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="pidone-callgrind-"))
     keep.mkdir(parents=True, exist_ok=True)
     print(f"| init | start-up (instructions) | per forwarded signal | per reaped zombie |")
@@ -135,12 +156,13 @@ def main() -> None:
     for name, argv in inits.items():
         f = lambda tag: str(keep / f"callgrind.{name}.{tag}")  # noqa: E731
         s = startup(argv, f("startup"))
-        s0, s1 = signals(argv, 0, f("sig0")), signals(argv, args.signals, f(f"sig{args.signals}"))
+        try:
+            s0, s1 = signals(argv, 0, f("sig0")), signals(argv, args.signals, f(f"sig{args.signals}"))
+            per_signal = f"{(s1 - s0) / args.signals:.0f}"
+        except NotForwarded:
+            per_signal = "not forwarded"
         z0, z1 = zombies(argv, 0, f("zombie0")), zombies(argv, args.zombies, f(f"zombie{args.zombies}"))
-        print(
-            f"| {name} | {s:,} | {(s1 - s0) / args.signals:.0f} | {(z1 - z0) / args.zombies:.0f} |",
-            flush=True,
-        )
+        print(f"| {name} | {s:,} | {per_signal} | {(z1 - z0) / args.zombies:.0f} |", flush=True)
     print(f"\ncallgrind files in {keep}", file=sys.stderr)
 
 

@@ -722,6 +722,35 @@ fn stop(o: &Opts) {
     }
 }
 
+/// The RCU softirq count of `cpu` (`/proc/softirqs`).
+fn rcu_softirqs(cpu: usize) -> Option<u64> {
+    let text = proc_read("/proc/softirqs")?;
+    let line = text.lines().find(|l| l.trim_start().starts_with("RCU:"))?;
+    line.split_whitespace().nth(1 + cpu)?.parse().ok()
+}
+
+/// Before a CPU-time figure is taken: waits until the tree CPU has run no RCU softirq for 50 ms
+/// (at most 1 s). This kernel has no IRQ_TIME_ACCOUNTING, so softirq work is charged to whatever
+/// task is on the CPU: the RCU callbacks that free the previous tree's tasks, or the 3000
+/// workers that just exited, would otherwise land on the init being measured, for some inits
+/// and rounds more than others.
+fn quiesce(o: &Opts) {
+    let Some(cpu) = o.cpu_tree else { return };
+    let end = Instant::now() + Duration::from_secs(1);
+    let mut last = rcu_softirqs(cpu);
+    let mut since = Instant::now();
+    while Instant::now() < end && last.is_some() {
+        std::thread::sleep(Duration::from_millis(5));
+        let c = rcu_softirqs(cpu);
+        if c != last {
+            last = c;
+            since = Instant::now();
+        } else if since.elapsed() >= Duration::from_millis(50) {
+            return;
+        }
+    }
+}
+
 /// Waits until the init's CPU time has not moved for `quiet` (at most `max`). Returns false
 /// when it did not settle: at `max`, or early when the init has used at least half a CPU over
 /// the last second (it busy-polls, so waiting longer would only add its spin to the figure).
@@ -766,6 +795,7 @@ fn flood(o: &Opts) {
                 continue;
             };
             let _ = settle(t.init, Duration::from_millis(50), Duration::from_secs(1));
+            quiesce(o);
             let c0 = cpu_ns(t.init);
             let t0 = Instant::now();
             let mut refused = 0_u64;
@@ -849,6 +879,7 @@ fn drain(o: &Opts) {
                 }
                 std::thread::sleep(Duration::from_millis(20));
             };
+            quiesce(o);
             let c0 = cpu_ns(t.init);
             let t0 = Instant::now();
             kill(t.init, libc::SIGCONT);
@@ -899,6 +930,7 @@ fn storm(o: &Opts) {
                 continue;
             };
             let ctl = t.ctl.take().expect("control pipe");
+            quiesce(o);
             let c0 = cpu_ns(t.init);
             let t0 = Instant::now();
             // SAFETY: writes one byte from a valid buffer to our pipe end.
