@@ -17,6 +17,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import struct
 import subprocess
@@ -686,12 +687,27 @@ class Bench:
             self.ns_variant(n, [self.child, "hold", "100", "101", str(count)]) for n in self.names()
         ]
         self.log(f"zombie drain: {count} zombies × {rounds} rounds per init")
-        out = self.drive(
-            "drain", ["--count", str(count), "--rounds", str(rounds)] + self.pin_split(), variants
-        )
+        tracer = None if self.args.no_trace else IrqTrace.open(self.cpu, self.log)
+        trace_opt = ["--trace-on", tracer.on_file] if tracer else []
+        try:
+            out = self.drive(
+                "drain",
+                ["--count", str(count), "--rounds", str(rounds)] + self.pin_split() + trace_opt,
+                variants,
+            )
+        finally:
+            charged = tracer.close() if tracer else None
         row = Row(
             "drain",
             f"Reaping, init CPU per zombie ({count} queued at once)",
+            "µs",
+            "{:.2f}",
+            "≤ 1.0×",
+            limit=1.0,
+        )
+        own = Row(
+            "drain_own",
+            "Reaping, init CPU per zombie without interrupt time charged to it",
             "µs",
             "{:.2f}",
             "≤ 1.0×",
@@ -717,14 +733,35 @@ class Bench:
                 c.value, c.p99 = median(xs), p99(xs)
                 walls = [d["wall_ns"] / 1e6 for d in ds]
                 c.note = f"wall {median(walls):.1f} ms"
-                self.details.append(
-                    f"- drain `{n}`: median wall time to reap {count} zombies {median(walls):.1f} ms, 0 left"
-                )
+                line = f"- drain `{n}`: median wall time to reap {count} zombies {median(walls):.1f} ms, 0 left"
+                if charged is not None:
+                    irq = [charged.get(d["init"], 0) / 1e3 / d["queued"] for d in ds]
+                    own.cells[n] = Cell(median([x - i for x, i in zip(xs, irq)]), p99([x - i for x, i in zip(xs, irq)]))
+                    line += (
+                        f"; interrupt time charged to it while it reaped: median {median(irq):.2f} µs per "
+                        f"zombie (rounds: {' '.join(f'{i:.2f}' for i in irq)})"
+                    )
+                self.details.append(line)
             row.cells[n] = c
+            if charged is not None and n not in own.cells:
+                own.cells[n] = Cell(failed=c.failed)
         self.mark_busy(row, "the CPU figure includes the spin")
         row.short = "reaping CPU|per zombie, µs"
-        row.detail = f"{rounds} rounds; init stopped while the zombies pile up, then continued"
+        row.detail = (
+            f"{rounds} rounds; init stopped while the zombies pile up, then continued; the tree CPU "
+            "is quiet (no RCU softirq for 50 ms) before each measurement"
+        )
         self.rows.append(row)
+        if charged is not None:
+            self.mark_busy(own, "the CPU figure includes the spin")
+            own.short = "reaping CPU|w/o interrupts,|µs per zombie"
+            own.detail = (
+                "the same rounds, minus the hardirq and softirq time (ftrace, tree CPU) that ran while "
+                "the init was the current task: this kernel has no IRQ_TIME_ACCOUNTING, so that time, "
+                "mostly RCU callbacks freeing exited tasks, is charged to whichever task is on the CPU, "
+                "more in some rounds than others"
+            )
+            self.rows.append(own)
 
     def m_storm(self) -> None:
         count, rounds = self.k["storm_count"], self.k["storm_rounds"]
@@ -1040,12 +1077,114 @@ class Bench:
             "medians where sampled.</text>"
         )
         o.append(
-            f'<text x="{left}" y="{height - 10}" fill="#444">FAILED = wrong exit code, zombies left '
-            "or a signal kind lost (not ranked). Method: bench/README.md; full table: "
-            "docs/bench/results.md.</text>"
+            f'<text x="{left}" y="{height - 10}" fill="#444">FAILED = wrong exit code, zombies left, '
+            "a signal kind lost, or busy-polling while idle (not ranked). Method: bench/README.md; "
+            "full table: docs/bench/results.md.</text>"
         )
         o.append("</svg>")
         return "\n".join(o) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# interrupt time charged to each task (ftrace)
+
+
+class IrqTrace:
+    """A tracefs instance that records hardirq and softirq entry/exit on one CPU, switched on by
+    bench_driver around each measured window (`--trace-on`). `close()` returns the interrupt time
+    (ns) that ran while each pid was the current task, i.e. what this kernel (no
+    IRQ_TIME_ACCOUNTING) charged to it."""
+
+    ROOT = Path("/sys/kernel/tracing")
+    EVENTS = [
+        "irq/softirq_entry",
+        "irq/softirq_exit",
+        "irq/irq_handler_entry",
+        "irq/irq_handler_exit",
+        "irq_vectors/local_timer_entry",
+        "irq_vectors/local_timer_exit",
+        "irq_vectors/call_function_entry",
+        "irq_vectors/call_function_exit",
+        "irq_vectors/call_function_single_entry",
+        "irq_vectors/call_function_single_exit",
+        "irq_vectors/reschedule_entry",
+        "irq_vectors/reschedule_exit",
+        "irq_vectors/irq_work_entry",
+        "irq_vectors/irq_work_exit",
+    ]
+
+    def __init__(self, inst: Path, mounted: bool):
+        self.inst = inst
+        self.mounted = mounted
+        self.on_file = str(inst / "tracing_on")
+
+    @classmethod
+    def open(cls, cpu: int, log) -> "IrqTrace | None":
+        mounted = False
+        if not (cls.ROOT / "instances").is_dir():
+            r = subprocess.run(["mount", "-t", "tracefs", "nodev", str(cls.ROOT)], capture_output=True)
+            if r.returncode != 0:
+                log("no tracefs: the reaping CPU is not split (its second row is left out)")
+                return None
+            mounted = True
+        inst = cls.ROOT / "instances" / f"pidone-bench-{os.getpid()}"
+        try:
+            inst.mkdir()
+            t = cls(inst, mounted)
+            (inst / "tracing_on").write_text("0")
+            (inst / "buffer_size_kb").write_text("4096")
+            (inst / "tracing_cpumask").write_text(f"{1 << cpu:x}")
+            for ev in cls.EVENTS:
+                try:
+                    (inst / "events" / ev / "enable").write_text("1")
+                except OSError:
+                    pass  # an event this kernel does not have
+            return t
+        except OSError as e:
+            log(f"tracefs instance failed ({e}): the reaping CPU is not split")
+            try:
+                inst.rmdir()
+            except OSError:
+                pass
+            if mounted:
+                subprocess.run(["umount", str(cls.ROOT)], capture_output=True)
+            return None
+
+    def close(self) -> dict[int, int]:
+        try:
+            (self.inst / "tracing_on").write_text("0")
+            text = (self.inst / "trace").read_text(errors="replace")
+        finally:
+            try:
+                self.inst.rmdir()
+            finally:
+                if self.mounted:
+                    subprocess.run(["umount", str(self.ROOT)], capture_output=True)
+        return self.charged(text)
+
+    LINE = re.compile(r"^\s*(.*)-(\d+)\s+\[\d+\]\s+\S+\s+([\d.]+): (\w+):")
+
+    @classmethod
+    def charged(cls, text: str) -> dict[int, int]:
+        """Outermost interrupt intervals, summed per interrupted pid. Tracing is off between
+        windows, so an entry whose exit is missing is dropped when the next entry comes more than
+        10 ms later."""
+        out: dict[int, int] = {}
+        stack: list[tuple[float, int]] = []
+        for ln in text.splitlines():
+            m = cls.LINE.match(ln)
+            if not m:
+                continue
+            pid, ts, ev = int(m.group(2)), float(m.group(3)), m.group(4)
+            if ev.endswith("_entry"):
+                if stack and ts - stack[-1][0] > 0.01:
+                    stack.clear()
+                stack.append((ts, pid))
+            elif ev.endswith("_exit") and stack:
+                t0, p0 = stack.pop()
+                if not stack and ts - t0 < 0.01:
+                    out[p0] = out.get(p0, 0) + round((ts - t0) * 1e9)
+        return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1176,6 +1315,9 @@ def main() -> None:
     ap.add_argument("--pidone", help="pidone binary (default: the musl release build)")
     ap.add_argument("--skip-pidone", action="store_true", help="measure the peers only")
     ap.add_argument("--exclude", nargs="+", choices=PEERS, help="leave these peers out")
+    ap.add_argument(
+        "--no-trace", action="store_true", help="no ftrace split of the reaping CPU (its second row)"
+    )
     ap.add_argument(
         "--rust-peers", help="cargo install root of tino and pid1 (default target/bench-peers; bin/ below it)"
     )

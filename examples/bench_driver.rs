@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! bench_driver MODE [--rounds N] [--samples N] [--seconds S] [--cap-ms MS] [--signals N]
-//!              [--count N] [--concurrent] [--cpu-driver C] [--cpu-tree C]
+//!              [--count N] [--concurrent] [--cpu-driver C] [--cpu-tree C] [--trace-on FILE]
 //!              -- NAME ARGV... :: NAME ARGV... :: ...
 //! ```
 //! MODE is `startup`, `latency`, `idle`, `stop`, `flood`, `drain` or `storm` (see
@@ -62,6 +62,8 @@ struct Opts {
     concurrent: bool,
     cpu_driver: Option<usize>,
     cpu_tree: Option<usize>,
+    /// A tracefs `tracing_on` file: the drain switches tracing on around each measured window.
+    trace_on: Option<String>,
     variants: Vec<Variant>,
 }
 
@@ -101,6 +103,7 @@ fn parse_args() -> Opts {
         concurrent: false,
         cpu_driver: None,
         cpu_tree: None,
+        trace_on: None,
         variants: Vec::new(),
     };
     fn num<T: std::str::FromStr>(flag: &str, v: Option<String>) -> T {
@@ -118,6 +121,12 @@ fn parse_args() -> Opts {
             "--concurrent" => o.concurrent = true,
             "--cpu-driver" => o.cpu_driver = Some(num(&a, args.next())),
             "--cpu-tree" => o.cpu_tree = Some(num(&a, args.next())),
+            "--trace-on" => {
+                o.trace_on = Some(
+                    args.next()
+                        .unwrap_or_else(|| die("--trace-on needs a path")),
+                );
+            }
             "--" => break,
             _ => die(&format!("unknown option {a:?}")),
         }
@@ -751,6 +760,13 @@ fn quiesce(o: &Opts) {
     }
 }
 
+/// Writes "1" or "0" to the `--trace-on` file (tracefs `tracing_on`), if one was given.
+fn tracing(o: &Opts, on: bool) {
+    if let Some(path) = &o.trace_on {
+        let _ = fs::write(path, if on { "1" } else { "0" });
+    }
+}
+
 /// Waits until the init's CPU time has not moved for `quiet` (at most `max`). Returns false
 /// when it did not settle: at `max`, or early when the init has used at least half a CPU over
 /// the last second (it busy-polls, so waiting longer would only add its spin to the figure).
@@ -880,6 +896,7 @@ fn drain(o: &Opts) {
                 std::thread::sleep(Duration::from_millis(20));
             };
             quiesce(o);
+            tracing(o, true);
             let c0 = cpu_ns(t.init);
             let t0 = Instant::now();
             kill(t.init, libc::SIGCONT);
@@ -890,6 +907,7 @@ fn drain(o: &Opts) {
             let wall = t0.elapsed();
             let settled = settle(t.init, Duration::from_millis(20), Duration::from_secs(1));
             let c1 = cpu_ns(t.init);
+            tracing(o, false);
             let left = zombies_in_ns(t.init);
             let res = stop_batch(std::slice::from_mut(&mut t), Duration::from_secs(3));
             if left > 0 || queued < o.count {
@@ -899,6 +917,7 @@ fn drain(o: &Opts) {
                 &v.name,
                 &[
                     ("round", r.to_string()),
+                    ("init", t.init.to_string()),
                     ("queued", queued.to_string()),
                     ("cpu_ns", (c1 - c0).to_string()),
                     ("wall_ns", ns(wall).to_string()),
