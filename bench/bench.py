@@ -43,6 +43,9 @@ GRACE_ARGS = {
     "tino": ["--pgroup-kill", "--grace-ms", "1000"],
     "pid1": ["--timeout", "1"],
 }
+# Inits that do not supervise at all unless they are PID 1: pid1 `exec`s the command in place
+# (pid1-exe's main: `if pid != 1 { child.exec() }`), so its plain start-up is not an init's.
+EXEC_WHEN_NOT_PID1 = {"pid1"}
 # An init that uses more than this share of a CPU while its child sleeps busy-polls: its CPU and
 # latency figures measure the spin, so they are shown but not ranked, and its latency is measured
 # apart so the spin does not take the shared CPU from the other inits.
@@ -410,6 +413,9 @@ class Bench:
                 else:
                     c.value = median(xs) - median(b)
                     c.p99 = p99(xs) - median(b)
+                    if not prefix and n in EXEC_WHEN_NOT_PID1 and c.failed is None:
+                        c.rankable = False
+                        c.tag = "(not PID 1, it execs the command instead of supervising it; not ranked)"
                 row.cells[n] = c
             row.short = ("start-up, PID ns|" if prefix else "start-up, plain|") + "overhead, µs"
             row.detail = (
