@@ -1316,7 +1316,7 @@ def git_describe() -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="reduced run for smoke tests (< 60 s)")
+    ap.add_argument("--quick", action="store_true", help="reduced run for smoke tests (~2 min)")
     ap.add_argument("--only", nargs="+", choices=METRICS, help="run only these metrics")
     ap.add_argument("--pidone", help="pidone binary (default: the musl release build)")
     ap.add_argument("--skip-pidone", action="store_true", help="measure the peers only")
