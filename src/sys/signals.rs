@@ -106,8 +106,9 @@ impl SignalSource {
         Ok(SignalSource { fd: Some(fd), set })
     }
 
-    /// A source that reads `set` from `fd` (tests give it a descriptor that fails).
-    pub fn from_fd(fd: OwnedFd, set: SignalSet) -> SignalSource {
+    /// A source that reads `set` from `fd`: the unit tests give it a descriptor that fails.
+    #[cfg(test)]
+    fn from_fd(fd: OwnedFd, set: SignalSet) -> SignalSource {
         SignalSource { fd: Some(fd), set }
     }
 
