@@ -46,6 +46,15 @@ impl Persona {
         }
     }
 
+    /// Whose defaults this persona has, as the README names them: `tini's defaults`.
+    pub fn defaults(self) -> &'static str {
+        match self {
+            Persona::Pidone | Persona::Tini => "tini's defaults",
+            Persona::DumbInit => "dumb-init's defaults",
+            Persona::Catatonit => "catatonit's defaults",
+        }
+    }
+
     /// The name used in log lines and help.
     pub fn name(self) -> &'static str {
         match self {
@@ -80,6 +89,8 @@ pub struct CliOptions {
     pub pause: bool,
     /// `--grace-period`.
     pub grace_period: Option<Duration>,
+    /// `--grace-signals`.
+    pub grace_signals: Option<signals::SignalSet>,
     /// `--wait-all`.
     pub wait_all: bool,
     /// `--wait-all-signal`.
@@ -113,19 +124,24 @@ pub enum Request {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UsageError(pub String);
 
+/// Reads `arg` from the variable `name` when the command line does not give it. clap's own
+/// `[env: NAME]` suffix is hidden and the help says `env: NAME` on a line of its own, so that
+/// each option's text fits 80 columns (the variable's value never shows).
+fn with_env(arg: Arg, name: &'static str, help: &'static str) -> Arg {
+    arg.env(name)
+        .hide_env(true)
+        .help(format!("{help}\n[env: {name}]"))
+}
+
 /// A flag that takes no value; `env` is its boolean `PIDONE_*` variable, if it has one.
 fn flag(id: &'static str, short: char, env: Option<&'static str>, help: &'static str) -> Arg {
     let arg = Arg::new(id)
         .short(short)
         .long(id)
-        .action(ArgAction::SetTrue)
-        .help(help);
+        .action(ArgAction::SetTrue);
     match env {
-        Some(name) => arg
-            .env(name)
-            .hide_env_values(true)
-            .value_parser(parse::boolean),
-        None => arg,
+        Some(name) => with_env(arg, name, help).value_parser(parse::boolean),
+        None => arg.help(help),
     }
 }
 
@@ -136,45 +152,44 @@ fn option(
     env: &'static str,
     help: &'static str,
 ) -> Arg {
-    Arg::new(id)
+    let arg = Arg::new(id)
         .long(id)
         .value_name(value_name)
         // getopt takes the next argument as the value whatever it looks like (`-1s`, `-v`).
-        .allow_hyphen_values(true)
-        .env(env)
-        // The variable's current value does not belong in the help text.
-        .hide_env_values(true)
-        .help(help)
+        .allow_hyphen_values(true);
+    with_env(arg, env, help)
 }
 
-/// One line for the help's head and the man page's NAME: what pidone is, which persona runs.
+/// One line for the help's head and the man page's NAME: what pidone is, whose defaults apply.
 fn about(persona: Persona) -> String {
-    format!("a tiny init for containers (persona: {})", persona.name())
+    format!("a tiny init for containers, with {}", persona.defaults())
 }
 
 /// What pidone does with COMMAND: under the head of the help, and the man page's DESCRIPTION.
 const DESCRIPTION: &str = "Runs COMMAND as its child, forwards signals to it, reaps zombies and \
-                           exits with the\nchild's exit code (128+N when it was killed by signal N).";
+                           exits\nwith the child's exit code (128+N when it was killed by signal N).";
 
 /// The text below the options: the anchors' variables, exit codes, the persona's defaults.
 fn after_help(persona: Persona) -> String {
     let persona_note = match persona {
         Persona::Pidone | Persona::Tini => {
-            "Persona defaults (tini): signals go to the child only; the child gets its own\n\
-             process group and the terminal's foreground."
+            "tini's defaults: signals go to the child only; the child gets its own process\n\
+             group and the terminal's foreground."
         }
         Persona::DumbInit => {
-            "Persona defaults (dumb-init): the child starts a new session; signals go to its\n\
-             process group; SIGTSTP/SIGTTIN/SIGTTOU are forwarded as SIGSTOP; the group gets\n\
-             SIGTERM when the child exits. -c or DUMB_INIT_SETSID=0 turns this off."
+            "dumb-init's defaults: the child starts a new session; signals go to its process\n\
+             group; SIGTSTP/SIGTTIN/SIGTTOU are forwarded as SIGSTOP; the group gets SIGTERM\n\
+             when the child exits. -c or DUMB_INIT_SETSID=0 turns this off."
         }
         Persona::Catatonit => {
-            "Persona defaults (catatonit): signals go to the child only (SIGTSTP included);\n\
-             -P runs nothing and exits 0 on SIGTERM or SIGINT."
+            "catatonit's defaults: signals go to the child only (SIGTSTP included); -P runs\n\
+             nothing and exits 0 on SIGTERM or SIGINT."
         }
     };
     format!(
-        "Environment (a flag wins over its PIDONE_* variable, which wins over the anchors' ones):\n\
+        "Signals: a name (TERM, SIGTERM, RTMIN+3) or a number (15), lists with commas.\n\
+         Durations: 10s, 500ms, 1m, 1h or a number of seconds.\n\n\
+         Environment (a flag wins over its PIDONE_* variable, which wins over these):\n\
          \x20 PIDONE_VERBOSITY          verbosity level 0-4 (default 1)\n\
          \x20 PIDONE_EXPECT_EXIT        exit codes for -e, comma-separated: 0,143\n\
          \x20 PIDONE_REWRITE            rewrites for -r, comma-separated: TERM:QUIT,USR1:0\n\
@@ -185,9 +200,33 @@ fn after_help(persona: Persona) -> String {
          \x20 DUMB_INIT_DEBUG           1 = verbose\n\
          \x20 CATATONIT_DEBUG           set (any value) = verbose\n\
          Boolean PIDONE_* variables take 1/0, true/false, yes/no, on/off.\n\n\
-         Exit codes: the child's code; 128+N if it was killed by signal N; 127 command not found;\n\
-         126 command not executable; 1 usage error or failure to start; 0 for -h, -V, -l.\n\n\
+         Exit codes: the child's code; 128+N if it was killed by signal N; 127 command\n\
+         not found; 126 command not executable; 1 usage error or failure to start;\n\
+         0 for -h, -V, -l.\n\n\
          {persona_note}"
+    )
+}
+
+/// The one usage line, the same in the help and in errors.
+pub fn usage(program: &str) -> String {
+    format!("{program} [OPTIONS] [--] COMMAND [ARGS...]")
+}
+
+/// What ends every usage error: where to read more.
+pub fn help_hint(program: &str) -> String {
+    format!("try '{program} --help'")
+}
+
+/// The name pidone was invoked as: `argv[0]`'s file name (`pidone` when there is none). Every
+/// diagnostic starts with it, as `tini: ...` when it runs as tini.
+pub fn program_name(args: &[Vec<u8>]) -> String {
+    let file_name = args
+        .first()
+        .and_then(|arg0| arg0.rsplit(|&b| b == b'/').next())
+        .filter(|name| !name.is_empty());
+    file_name.map_or_else(
+        || "pidone".to_string(),
+        |name| String::from_utf8_lossy(name).into_owned(),
     )
 }
 
@@ -205,6 +244,9 @@ pub fn command(persona: Persona) -> Command {
              {{usage-heading}} {{usage}}\n\n{{all-args}}{{after-help}}"
         ))
         .after_help(after_help(persona))
+        .override_usage(usage(persona.name()))
+        // Each option's text on its own line under it, so the help fits 80 columns.
+        .next_line_help(true)
         // Help and version are pidone's own flags: -V prints Docker's `tini version` line.
         .disable_help_flag(true)
         .disable_version_flag(true)
@@ -221,30 +263,30 @@ pub fn command(persona: Persona) -> Command {
                 .short('V')
                 .long("version")
                 .action(ArgAction::SetTrue)
-                .help("print the version (in the 'tini version' form Docker parses) and exit"),
+                .help("print the version (in the 'tini version' form Docker reads) and exit"),
             Arg::new("license")
                 .short('l')
                 .long("license")
                 .visible_short_alias('L')
                 .alias("licence")
                 .action(ArgAction::SetTrue)
-                .help("print the licence and exit (-l for tini, -L for catatonit)"),
+                .help("print the licence and exit (-l as tini, -L as catatonit)"),
             Arg::new("verbose")
                 .short('v')
                 .long("verbose")
                 .action(ArgAction::Count)
-                .help("more diagnostics on stderr; repeat for more (or PIDONE_VERBOSITY, below)"),
+                .help("more diagnostics on stderr; repeat for more (or PIDONE_VERBOSITY)"),
             flag(
                 "subreaper",
                 's',
                 Some("PIDONE_SUBREAPER"),
-                "register as child subreaper (automatic when not PID 1; accepted for tini)",
+                "register as child subreaper (automatic when not PID 1)",
             ),
             option(
                 "pdeath-signal",
                 "SIGNAL",
                 "PIDONE_PDEATH_SIGNAL",
-                "signal pidone receives (and forwards) when its parent dies",
+                "signal pidone gets (and forwards) when its parent dies",
             )
             .short('p')
             .value_parser(signals::parse),
@@ -292,21 +334,29 @@ pub fn command(persona: Persona) -> Command {
                 "grace-period",
                 "DURATION",
                 "PIDONE_GRACE_PERIOD",
-                "SIGKILL the child (and its target) this long after a stopping signal",
+                "SIGKILL what signals go to this long after a stop signal",
             )
             .value_parser(parse::duration),
-            Arg::new("wait-all")
-                .long("wait-all")
-                .action(ArgAction::SetTrue)
-                .env("PIDONE_WAIT_ALL")
-                .hide_env_values(true)
-                .value_parser(parse::boolean)
-                .help("when the child exits, stop and wait for all other descendants first"),
+            option(
+                "grace-signals",
+                "SIGNALS",
+                "PIDONE_GRACE_SIGNALS",
+                "received signals that start --grace-period (default TERM,INT)",
+            )
+            .value_parser(parse::signal_list),
+            with_env(
+                Arg::new("wait-all")
+                    .long("wait-all")
+                    .action(ArgAction::SetTrue)
+                    .value_parser(parse::boolean),
+                "PIDONE_WAIT_ALL",
+                "when the child exits, stop the other descendants and wait for them",
+            ),
             option(
                 "wait-all-signal",
                 "SIGNAL",
                 "PIDONE_WAIT_ALL_SIGNAL",
-                "signal sent to the descendants with --wait-all (default SIGTERM)",
+                "what --wait-all sends the descendants (default SIGTERM)",
             )
             .value_parser(signals::parse),
             option(
@@ -327,7 +377,7 @@ pub fn command(persona: Persona) -> Command {
                 "user",
                 "USER[:GROUP]",
                 "PIDONE_USER",
-                "run the child as this user (names from /etc/passwd and /etc/group)",
+                "run the child as this user (names: /etc/passwd, /etc/group)",
             )
             .value_parser(parse::user_spec),
             option(
@@ -349,16 +399,20 @@ pub fn command(persona: Persona) -> Command {
         ])
 }
 
-/// Parses `args` (including `argv[0]`, which chose the persona).
+/// Parses `args` (including `argv[0]`, which chose the persona and names the program in errors).
 pub fn parse(args: &[Vec<u8>]) -> Result<Request, UsageError> {
     let persona = args
         .first()
         .map_or(Persona::Pidone, |arg0| Persona::from_argv0(arg0));
-    let os_args = || args.iter().map(|a| OsString::from_vec(a.clone()));
-    let matches = match command(persona).try_get_matches_from(os_args()) {
+    let program = program_name(args);
+    let os_args = args.iter().map(|a| OsString::from_vec(a.clone()));
+    let matches = match command(persona).try_get_matches_from(os_args) {
         Ok(matches) => matches,
         Err(error) if error.kind() == ErrorKind::DisplayHelp => return Ok(Request::Help),
-        Err(error) => return Err(usage_error(persona, &error, os_args())),
+        Err(error) => {
+            let message = usage_error(persona, &error);
+            return Err(UsageError(format!("{message}; {}", help_hint(&program))));
+        }
     };
     if matches.get_flag("version") {
         return Ok(Request::Version);
@@ -366,7 +420,15 @@ pub fn parse(args: &[Vec<u8>]) -> Result<Request, UsageError> {
     if matches.get_flag("license") {
         return Ok(Request::License);
     }
-    Ok(Request::Run(options_from(&matches)))
+    let options = options_from(&matches);
+    if options.command.is_empty() && !options.pause {
+        return Err(UsageError(format!(
+            "no command given (usage: {}); {}",
+            usage(&program),
+            help_hint(&program)
+        )));
+    }
+    Ok(Request::Run(options))
 }
 
 fn one<T: Clone + Send + Sync + 'static>(matches: &ArgMatches, id: &str) -> Option<T> {
@@ -398,6 +460,7 @@ fn options_from(matches: &ArgMatches) -> CliOptions {
         rewrites: all(matches, "rewrite"),
         pause: matches.get_flag("pause"),
         grace_period: one(matches, "grace-period"),
+        grace_signals: one(matches, "grace-signals"),
         wait_all: matches.get_flag("wait-all"),
         wait_all_signal: one(matches, "wait-all-signal"),
         forward_to,
@@ -411,14 +474,10 @@ fn options_from(matches: &ArgMatches) -> CliOptions {
     }
 }
 
-/// One line for a clap error. A bad `PIDONE_*` value names the variable, as before clap.
-fn usage_error(
-    persona: Persona,
-    error: &clap::Error,
-    args: impl Iterator<Item = OsString>,
-) -> UsageError {
-    if let Some(message) = bad_variable(persona, error, args) {
-        return UsageError(message);
+/// One line for a clap error, without the hint. A bad `PIDONE_*` value names the variable.
+fn usage_error(persona: Persona, error: &clap::Error) -> String {
+    if let Some(message) = bad_variable(persona, error) {
+        return message;
     }
     // clap's message says what is wrong (it may quote a value with newlines: log::fatal escapes
     // them); tips, usage and "try --help" follow after a blank line.
@@ -446,46 +505,55 @@ fn usage_error(
             message = format!("{message} (ambiguous: {})", candidates.join(", "));
         }
     }
-    UsageError(message)
+    message
 }
 
-/// `VARIABLE: reason` when a `PIDONE_*` value, not the command line, caused `error`.
-fn bad_variable(
-    persona: Persona,
-    error: &clap::Error,
-    args: impl Iterator<Item = OsString>,
-) -> Option<String> {
-    if !matches!(
-        error.kind(),
-        ErrorKind::ValueValidation | ErrorKind::InvalidUtf8
-    ) {
-        return None;
-    }
-    // clap reads a variable only for a flag the command line did not give, after the command line
-    // parsed: a variable is to blame exactly when the command line alone parses.
-    let without_env = command(persona).mut_args(|arg| arg.env(None));
-    if without_env.try_get_matches_from(args).is_err() {
-        return None;
-    }
-    // The first variable (in clap's order) whose value its flag's parser rejects.
-    command(persona).get_arguments().find_map(|arg| {
-        let name = arg.get_env()?.to_string_lossy().into_owned();
-        let alone = Command::new("pidone")
-            .disable_help_flag(true)
-            .arg(arg.clone());
-        let error = alone.try_get_matches_from(["pidone"]).err()?;
-        let why = match error.kind() {
-            ErrorKind::InvalidUtf8 => "not valid UTF-8".to_string(),
-            _ => std::error::Error::source(&error)
-                .map_or_else(|| "invalid value".to_string(), ToString::to_string),
-        };
-        Some(format!("{name}: {why}"))
-    })
+/// `VARIABLE: reason` when the rejected value came from a `PIDONE_*` variable. clap names the
+/// argument (`--grace-period <DURATION>`) and the value it rejected; it reads a variable only
+/// for a flag the command line did not give, so the variable is to blame when it holds exactly
+/// that value. clap names no argument for invalid UTF-8: then the first variable that is not
+/// UTF-8 is named (it is invalid whichever flag clap tripped on).
+fn bad_variable(persona: Persona, error: &clap::Error) -> Option<String> {
+    let command = command(persona);
+    let mut variables = command
+        .get_arguments()
+        .filter_map(|arg| Some((arg, arg.get_env()?)));
+    let (name, why) = match (error.kind(), error.get(ContextKind::InvalidArg)) {
+        (ErrorKind::InvalidUtf8, _) => {
+            let (_, name) = variables
+                .find(|(_, name)| std::env::var_os(name).is_some_and(|v| v.to_str().is_none()))?;
+            (name, "not valid UTF-8".to_string())
+        }
+        (ErrorKind::ValueValidation, Some(ContextValue::String(rendered))) => {
+            let (_, name) = variables.find(|(arg, _)| {
+                arg.get_long().is_some_and(|long| {
+                    let named = format!("--{long}");
+                    *rendered == named || rendered.starts_with(&format!("{named} "))
+                })
+            })?;
+            let rejected = match error.get(ContextKind::InvalidValue) {
+                Some(ContextValue::String(rejected)) => rejected,
+                _ => return None,
+            };
+            if std::env::var_os(name)?.as_bytes() != rejected.as_bytes() {
+                return None;
+            }
+            let why = std::error::Error::source(error)
+                .map_or_else(|| "invalid value".to_string(), ToString::to_string);
+            (name, why)
+        }
+        _ => return None,
+    };
+    Some(format!("{}: {why}", name.to_string_lossy()))
 }
 
-/// The help text for a persona, generated by clap from [`command`].
-pub fn help(persona: Persona) -> String {
-    command(persona).render_help().to_string()
+/// The help text for a persona invoked as `program`, generated by clap from [`command`].
+pub fn help(persona: Persona, program: &str) -> String {
+    command(persona)
+        .display_name(program)
+        .override_usage(usage(program))
+        .render_help()
+        .to_string()
 }
 
 /// The version line Docker's `docker info` accepts: `tini version X - git.H`.
@@ -535,7 +603,7 @@ mod tests {
         assert_eq!(child_argv(&["pidone", "--", "ls", "-l"]), ["ls", "-l"]);
         assert_eq!(child_argv(&["pidone", "--", "--", "true"]), ["--", "true"]);
         assert_eq!(child_argv(&["pidone", "--", "-v"]), ["-v"]);
-        assert_eq!(child_argv(&["pidone"]), Vec::<String>::new());
+        assert!(run(&["pidone"]).is_err(), "no command");
     }
 
     #[test]
@@ -606,7 +674,10 @@ mod tests {
             (&["x", "-Z", "true"][..], &["'-Z'"][..]),
             (&["x", "--bogus"], &["'--bogus'"]),
             (&["x", "-p"], &["--pdeath-signal", "value"]),
-            (&["x", "-p", "NOPE", "true"], &["invalid signal 'NOPE'"]),
+            (
+                &["x", "-p", "NOPE", "true"],
+                &["invalid signal 'NOPE'", "TERM, SIGTERM or RTMIN+3"],
+            ),
             (&["x", "-e", "256", "true"], &["invalid exit code '256'"]),
             (&["x", "--wait-all=1"], &["'1'", "--wait-all"]),
             (&["x", "--w"], &["'--w'", "ambiguous", "--wait-all-signal"]),
@@ -673,7 +744,59 @@ mod tests {
 
     #[test]
     fn help_has_no_escape_codes() {
-        assert!(!help(Persona::Pidone).contains('\x1b'));
+        assert!(!help(Persona::Pidone, "pidone").contains('\x1b'));
+    }
+
+    const PERSONAS: [(Persona, &str); 4] = [
+        (Persona::Pidone, "init"),
+        (Persona::Tini, "tini"),
+        (Persona::DumbInit, "dumb-init"),
+        (Persona::Catatonit, "podman-init"),
+    ];
+
+    /// Every line of every persona's help fits 80 columns, and it names the program as invoked
+    /// in its head and its one usage line, which the errors repeat.
+    #[test]
+    fn help_fits_80_columns_and_names_the_program() {
+        for (persona, program) in PERSONAS {
+            let text = help(persona, program);
+            for line in text.lines() {
+                assert!(line.chars().count() <= 80, "{program}: {line:?}");
+            }
+            assert!(text.starts_with(&format!("{program} ")), "{text}");
+            assert!(
+                text.contains(&format!("Usage: {}\n", usage(program))),
+                "{text}"
+            );
+            assert!(
+                text.contains(&format!("with {}", persona.defaults())),
+                "{text}"
+            );
+        }
+        let args = vec![b"/sbin/docker-init".to_vec()];
+        let missing = parse(&args).err().map(|e| e.0).unwrap_or_default();
+        assert!(missing.contains(&usage("docker-init")), "{missing}");
+    }
+
+    /// Every usage error ends with a hint naming the program as invoked.
+    #[test]
+    fn usage_errors_end_with_a_help_hint() {
+        for (_, program) in PERSONAS {
+            for bad in [
+                &["--frobnicate"][..],
+                &["-p", "NOPE", "x"],
+                &[],
+                &["--grace-period"],
+            ] {
+                let mut args = vec![format!("/usr/bin/{program}").into_bytes()];
+                args.extend(bad.iter().map(|a| a.as_bytes().to_vec()));
+                let message = parse(&args).err().map(|e| e.0).unwrap_or_default();
+                assert!(
+                    message.ends_with(&format!("; try '{program} --help'")),
+                    "{program} {bad:?}: {message}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -713,9 +836,7 @@ mod tests {
             Persona::DumbInit,
             Persona::Catatonit,
         ] {
-            let text = help(persona);
-            assert!(text.contains(&format!("(persona: {})", persona.name())));
-            assert!(text.contains(&format!("Usage: {} [OPTIONS]", persona.name())));
+            let text = help(persona, persona.name());
             let command = super::command(persona);
             for arg in command.get_arguments() {
                 if let Some(long) = arg.get_long() {

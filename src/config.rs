@@ -83,6 +83,9 @@ pub struct Config {
     pub new_session: bool,
     /// dumb-init: after forwarding a stop signal, suspend pidone itself.
     pub suspend_after_stop: bool,
+    /// SIGTTIN and SIGTTOU that no rewrite changed are forwarded (dumb-init); the other
+    /// personas drop them, as tini and catatonit do.
+    pub forward_tty_stops: bool,
     /// Signal rewrites.
     pub rewrites: Rewrites,
     /// Exit codes mapped to 0.
@@ -91,6 +94,8 @@ pub struct Config {
     pub pdeath_signal: Option<i32>,
     /// `--grace-period`.
     pub grace_period: Option<Duration>,
+    /// `--grace-signals`: the received signals that start the grace period.
+    pub grace_signals: signals::SignalSet,
     /// `--wait-all`.
     pub wait_all: bool,
     /// Signal for `--wait-all`.
@@ -125,14 +130,27 @@ fn env_value<T>(
     }
 }
 
-/// tini's `atoi`: leading digits, else 0.
-fn atoi(text: &[u8]) -> u8 {
-    let digits: String = String::from_utf8_lossy(text)
-        .trim_start()
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse::<u32>().map_or(0, |n| n.min(4) as u8)
+/// C's `atoi`, which tini applies to `TINI_VERBOSITY`: leading white space, an optional sign,
+/// then the leading digits; 0 when there are none. Saturates where C's is undefined.
+fn c_atoi(text: &[u8]) -> i64 {
+    let text = text.trim_ascii_start();
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, text),
+    };
+    let magnitude = digits
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .fold(0i64, |n, d| {
+            n.saturating_mul(10).saturating_add(i64::from(d - b'0'))
+        });
+    if negative { -magnitude } else { magnitude }
+}
+
+/// A verbosity level 0..=4 from `TINI_VERBOSITY` (below 0: errors only, as 0).
+fn tini_verbosity(raw: &[u8]) -> u8 {
+    c_atoi(raw).clamp(0, 4) as u8
 }
 
 fn level_from(number: u8) -> Level {
@@ -162,7 +180,7 @@ impl Config {
         } else if let Some(level) = env_value(env, "PIDONE_VERBOSITY", parse::verbosity)? {
             level
         } else if let Some(raw) = env("TINI_VERBOSITY") {
-            atoi(&raw)
+            tini_verbosity(&raw)
         } else if is_exactly("DUMB_INIT_DEBUG", "1") || is_set("CATATONIT_DEBUG") {
             3
         } else {
@@ -213,10 +231,7 @@ impl Config {
 
         let pause = cli.pause;
         if cli.command.is_empty() && !pause {
-            return Err(
-                "no command given (usage: pidone [OPTIONS] [--] COMMAND [ARGS...]; see -h)"
-                    .to_string(),
-            );
+            return Err("no command given".to_string());
         }
 
         Ok(Config {
@@ -229,10 +244,14 @@ impl Config {
             forward_to,
             new_session,
             suspend_after_stop: persona == Persona::DumbInit,
+            forward_tty_stops: persona == Persona::DumbInit,
             rewrites,
             expected,
             pdeath_signal: cli.pdeath_signal,
             grace_period: cli.grace_period,
+            grace_signals: cli
+                .grace_signals
+                .unwrap_or_else(|| signals::SignalSet::of(&signals::DEFAULT_GRACE_SIGNALS)),
             wait_all: cli.wait_all,
             wait_all_signal: cli.wait_all_signal.unwrap_or(libc::SIGTERM),
             stop_delay: cli.stop_delay,
@@ -341,6 +360,28 @@ mod tests {
             level(Persona::Tini, &[("TINI_VERBOSITY", "junk")]),
             Ok(Level::Error)
         );
+    }
+
+    /// `TINI_VERBOSITY` is read with C's atoi, as tini does.
+    #[test]
+    fn tini_verbosity_is_read_like_c_atoi() {
+        for (raw, want) in [
+            ("3", 3),
+            ("  2x", 2),
+            ("+3", 3),
+            ("\t\n4", 4),
+            ("-1", 0),
+            ("-", 0),
+            ("x3", 0),
+            ("", 0),
+            ("9", 4),
+            ("99999999999999999999999", 4),
+            ("-99999999999999999999999", 0),
+        ] {
+            assert_eq!(tini_verbosity(raw.as_bytes()), want, "{raw:?}");
+        }
+        assert_eq!(c_atoi(b" -42abc"), -42);
+        assert_eq!(c_atoi(b"- 4"), 0);
     }
 
     #[test]

@@ -6,12 +6,15 @@
 //! descendants, a pre-stop delay, privilege dropping and JSON logs.
 //!
 //! # Lifecycle
-//! 1. [`cli`] parses the command line with clap (getopt's rules: clusters, stopping at the first
+//! 1. `main` blocks every blockable signal; [`cli`] parses the command line with clap (getopt's rules: clusters, stopping at the first
 //!    operand or `--`); [`config`] merges it with the environment and the persona's defaults.
 //! 2. Set-up, where any failure ends pidone with one line on stderr: `--user` is resolved
-//!    ([`user`]); every blockable signal is blocked and a signalfd opened **before** the child
-//!    exists, so no signal is lost during start-up; pidone becomes a subreaper when it is not
-//!    PID 1; the child is spawned ([`spawn`]) with the signal mask pidone inherited.
+//!    ([`user`]); a signalfd is opened; pidone becomes a subreaper when it is not PID 1; the
+//!    child is spawned ([`spawn`]) with the signal mask pidone inherited and its environment
+//!    ([`environment`]). Every blockable signal was blocked first thing in `main`
+//!    ([`sys::Startup`]), before parsing, so a signal sent at any point of start-up waits for
+//!    the loop instead of being discarded by the kernel (it does that to a namespace's PID 1
+//!    for signals that are neither blocked nor handled).
 //! 3. pidone moves to `/` and closes the descriptors it inherited, then enters the loop
 //!    ([`supervise`]): signals are forwarded by number, SIGCHLD triggers a reap sweep ([`reap`]).
 //! 4. When the main child has been reaped, pidone finishes the sweep and exits ([`status`]).
@@ -40,6 +43,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod environment;
 pub mod log;
 pub mod parse;
 pub mod reap;
@@ -57,18 +61,26 @@ use log::Level;
 use signals::SignalSet;
 use spawn::{Inherited, StartError};
 use supervise::Supervisor;
-use sys::Session;
+use sys::{Session, Startup};
 
-/// Runs pidone with `args` (including `argv[0]`). Returns the exit code of help, version,
-/// licence and start-up failures; once the child runs, the process ends in the supervisor with the
-/// child's status and this never returns.
-pub fn run(args: Vec<Vec<u8>>) -> i32 {
+/// Runs pidone with `args` (including `argv[0]`) and its raw `environment`, after `startup`
+/// has blocked every signal. Returns the exit code of help, version, licence and start-up
+/// failures; once the child runs, the process ends in the supervisor with the child's status
+/// and this never returns.
+pub fn run(args: Vec<Vec<u8>>, environment: Vec<Vec<u8>>, startup: Startup) -> i32 {
     let persona = args
         .first()
         .map_or(Persona::Pidone, |arg0| Persona::from_argv0(arg0));
+    let program = cli::program_name(&args);
+    let in_log_lines = if persona == Persona::Tini {
+        "tini"
+    } else {
+        &program
+    };
+    log::name(&program, in_log_lines);
     let options = match cli::parse(&args) {
         Ok(Request::Run(options)) => options,
-        Ok(Request::Help) => return print(&cli::help(persona)),
+        Ok(Request::Help) => return print(&cli::help(persona, &program)),
         Ok(Request::Version) => return print(&cli::version_line()),
         Ok(Request::License) => return print(cli::license()),
         Err(cli::UsageError(message)) => {
@@ -76,21 +88,18 @@ pub fn run(args: Vec<Vec<u8>>) -> i32 {
             return 1;
         }
     };
+    // From here on a failure is reported in the format asked for.
+    log::init(Level::Warn, options.log_format.unwrap_or_default());
     let lookup = |name: &str| std::env::var_os(name).map(std::os::unix::ffi::OsStringExt::into_vec);
     let config = match Config::build(persona, options, &lookup) {
         Ok(config) => config,
         Err(message) => {
-            log::fatal(&message);
+            log::fatal(&format!("{message}; {}", cli::help_hint(&program)));
             return 1;
         }
     };
-    let log_name = if persona == Persona::Tini {
-        log::Name::Tini
-    } else {
-        log::Name::Pidone
-    };
-    log::init(config.verbosity, config.log_format, log_name);
-    match start(&config) {
+    log::init(config.verbosity, config.log_format);
+    match start(&config, &environment, startup) {
         Ok(supervisor) => supervisor.run(),
         Err(error) => {
             log::fatal(&error.message);
@@ -117,7 +126,14 @@ fn setup_error(what: &str, error: sys::Errno) -> StartError {
 }
 
 /// Set-up: everything that may still fail before the child runs.
-fn start(config: &Config) -> Result<Supervisor<'_>, StartError> {
+fn start<'a>(
+    config: &'a Config,
+    environment: &[Vec<u8>],
+    startup: Startup,
+) -> Result<Supervisor<'a>, StartError> {
+    let inherited_mask = startup
+        .inherited_mask
+        .map_err(|e| setup_error("cannot block signals", e))?;
     let user = match &config.user {
         Some(spec) => Some(user::resolve(spec).map_err(|why| StartError {
             message: format!("--user: {why}"),
@@ -125,13 +141,10 @@ fn start(config: &Config) -> Result<Supervisor<'_>, StartError> {
         })?),
         None => None,
     };
-    let blocked = SignalSet::blockable();
-    let inherited_mask =
-        sys::set_signal_mask(blocked).map_err(|e| setup_error("cannot block signals", e))?;
     let sigchld_ignored =
         sys::reset_ignored_sigchld().map_err(|e| setup_error("cannot reset SIGCHLD", e))?;
-    let signals =
-        sys::SignalSource::open(blocked).map_err(|e| setup_error("cannot create a signalfd", e))?;
+    let signals = sys::SignalSource::open(SignalSet::blockable())
+        .map_err(|e| setup_error("cannot create a signalfd", e))?;
     if sys::own_pid() != 1
         && let Err(error) = sys::set_child_subreaper()
     {
@@ -143,9 +156,15 @@ fn start(config: &Config) -> Result<Supervisor<'_>, StartError> {
             ),
         );
     }
+    // The parent may have died before the parent-death signal was armed: the kernel then never
+    // sends it, so pidone acts on it itself (a parent that changed since `main` began is gone).
+    let mut parent_died = None;
     if let Some(sig) = config.pdeath_signal {
         sys::set_parent_death_signal(sig)
             .map_err(|e| setup_error("cannot set the parent-death signal", e))?;
+        if sys::parent_pid() != startup.parent {
+            parent_died = Some(sig);
+        }
     }
     let mut detached_tty = false;
     let child = if config.pause {
@@ -163,7 +182,13 @@ fn start(config: &Config) -> Result<Supervisor<'_>, StartError> {
             mask: inherited_mask,
             sigchld_ignored,
         };
-        let pid = spawn::spawn_child(&config.command, session, &inherited, user.as_ref())?;
+        let pid = spawn::spawn_child(
+            &config.command,
+            environment,
+            session,
+            &inherited,
+            user.as_ref(),
+        )?;
         if log::enabled(Level::Info) {
             let program = config
                 .command
@@ -185,5 +210,9 @@ fn start(config: &Config) -> Result<Supervisor<'_>, StartError> {
     // pidone must not pin a mount or hold the files it inherited; the child has its own copies.
     let _ = sys::chdir_root();
     sys::close_inherited_fds(signals.raw_fd());
-    Ok(Supervisor::new(config, signals, child, detached_tty))
+    let supervisor = Supervisor::new(config, signals, child, detached_tty);
+    Ok(match parent_died {
+        Some(sig) => supervisor.with_pending_signal(sig),
+        None => supervisor,
+    })
 }

@@ -1,14 +1,19 @@
-//! Diagnostics on stderr, as text or one JSON object per line, that can never panic or kill PID 1.
+//! Diagnostics on stderr, as text or one JSON object per line, that can never panic, kill or block
+//! PID 1.
 //!
-//! Every line is built in memory and handed to `write(2)` directly; write errors (a closed stderr,
-//! a pipe whose reader is gone) are ignored. pidone blocks SIGPIPE like every other signal and
-//! drops the SIGPIPE it raises for itself, so a broken stderr costs nothing but the message.
-//! The logger is configured once at start-up and read-only afterwards.
+//! Every line is built in memory and offered to stderr with one `write(2)`, only when a
+//! zero-timeout `poll` says there is room ([`sys::write_stderr_if_room`]): diagnostics are best
+//! effort, and a log collector that stalls must not stop pidone from forwarding and reaping.
+//! Lines that find no room are dropped and counted; the count is reported in a line of its own
+//! as soon as there is room again. Lines are at most `PIPE_BUF` bytes, so a pipe takes each one
+//! whole and never interleaves it with the child's output. Write errors (a closed stderr, a pipe
+//! whose reader is gone) are ignored; pidone blocks SIGPIPE like every other signal and drops the
+//! SIGPIPE it raises for itself. The logger is configured once at start-up, then read-only.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use crate::sys;
@@ -71,26 +76,49 @@ pub enum Field<'a> {
     Args(&'a str, &'a [Vec<u8>]),
 }
 
-/// The program name in text lines.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Name {
-    /// `pidone`.
-    Pidone,
-    /// `tini` (tini persona: users grep for tini's lines).
-    Tini,
+/// The longest line pidone writes: `PIPE_BUF`, what a pipe takes in one piece.
+const MAX_LINE: usize = 4096;
+
+/// The names pidone's lines carry, set once at start-up.
+#[derive(Debug)]
+struct Names {
+    /// The program as it was invoked (`argv[0]`'s file name): the prefix of one-line errors.
+    program: String,
+    /// The name inside text log lines: `tini` for the tini persona (tini's own shape), else
+    /// the program's.
+    in_log_lines: String,
 }
 
 /// The configuration, set once at start-up (single-threaded) and read-only afterwards; atomics
 /// only because statics must be `Sync`. Level 1 (Warn) and text until `init`.
 static LEVEL: AtomicU8 = AtomicU8::new(Level::Warn as u8);
 static JSON: AtomicU8 = AtomicU8::new(0);
-static TINI_NAME: AtomicU8 = AtomicU8::new(0);
+static NAMES: OnceLock<Names> = OnceLock::new();
+/// Lines stderr had no room for since the last one it took.
+static DROPPED: AtomicU64 = AtomicU64::new(0);
 
-/// Configures the logger.
-pub fn init(level: Level, format: Format, name: Name) {
+/// Names pidone's lines: `program` (as invoked) prefixes errors, `in_log_lines` names it in
+/// text log lines. Only the first call counts.
+pub fn name(program: &str, in_log_lines: &str) {
+    let _ = NAMES.set(Names {
+        program: program.to_string(),
+        in_log_lines: in_log_lines.to_string(),
+    });
+}
+
+/// The program's name as invoked (`pidone` until [`name`] is called).
+pub fn program() -> &'static str {
+    NAMES.get().map_or("pidone", |n| n.program.as_str())
+}
+
+fn name_in_log_lines() -> &'static str {
+    NAMES.get().map_or("pidone", |n| n.in_log_lines.as_str())
+}
+
+/// Configures the level and format.
+pub fn init(level: Level, format: Format) {
     LEVEL.store(level as u8, Ordering::Relaxed);
     JSON.store(u8::from(format == Format::Json), Ordering::Relaxed);
-    TINI_NAME.store(u8::from(name == Name::Tini), Ordering::Relaxed);
 }
 
 fn json() -> bool {
@@ -109,23 +137,70 @@ pub fn event(level: Level, event: &str, message: &str, fields: &[Field<'_>]) {
     }
     let pid = sys::own_pid();
     let line = if json() {
-        json_line(level, event, message, fields, pid)
+        bounded_json_line(level, event, message, fields, pid)
     } else {
-        let name = if TINI_NAME.load(Ordering::Relaxed) == 1 {
-            "tini"
-        } else {
-            "pidone"
-        };
-        format!("[{} {name} ({pid})] {}\n", level.tag(), one_line(message))
+        text_line(level, name_in_log_lines(), pid, message)
     };
     write_stderr(&line);
 }
 
-/// Writes one whole line to stderr, ignoring every error: std's stderr is unbuffered, retries
-/// EINTR and treats a closed stderr as success; a broken pipe only returns an error, because
-/// pidone blocks SIGPIPE and drops the SIGPIPE it raises for itself.
+/// `[LEVEL name (pid)] message` as one line.
+fn text_line(level: Level, name: &str, pid: i32, message: &str) -> String {
+    finish_line(format!(
+        "[{} {name} ({pid})] {}",
+        level.tag(),
+        one_line(message)
+    ))
+}
+
+/// Ends `text` with a newline, first cutting it (to end in `...`) so the whole line is at most
+/// [`MAX_LINE`] bytes.
+fn finish_line(mut text: String) -> String {
+    if text.len() >= MAX_LINE {
+        let mut end = MAX_LINE - 4;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str("...");
+    }
+    text.push('\n');
+    text
+}
+
+/// Offers one whole line to stderr without ever blocking (see the module docs). A line that
+/// finds no room is counted; the count goes out, in a line of its own, before the next line
+/// that finds room.
 fn write_stderr(line: &str) {
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    let dropped = DROPPED.load(Ordering::Relaxed);
+    if dropped > 0 {
+        let message = format!("{dropped} log lines dropped: stderr had no room for them");
+        let notice = if json() {
+            json_line(
+                Level::Warn,
+                "log_dropped",
+                &message,
+                &[Field::Int(
+                    "dropped",
+                    i64::try_from(dropped).unwrap_or(i64::MAX),
+                )],
+                sys::own_pid(),
+            )
+        } else {
+            text_line(Level::Warn, name_in_log_lines(), sys::own_pid(), &message)
+        };
+        match sys::write_stderr_if_room(notice.as_bytes()) {
+            sys::StderrWrite::Written => DROPPED.store(0, Ordering::Relaxed),
+            sys::StderrWrite::Full => {
+                DROPPED.store(dropped.saturating_add(1), Ordering::Relaxed);
+                return;
+            }
+            sys::StderrWrite::Unusable => return,
+        }
+    }
+    if sys::write_stderr_if_room(line.as_bytes()) == sys::StderrWrite::Full {
+        DROPPED.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Convenience for a warning without fields.
@@ -133,22 +208,33 @@ pub fn warn(event_name: &str, message: &str) {
     event(Level::Warn, event_name, message, &[]);
 }
 
-/// Prints a start-up failure as one line: `pidone: <what>: <why>`, or, once `--log-format json`
-/// is in force, one JSON object (event `fatal`). Usage errors found before the format is known
-/// are always plain text.
+/// Prints a failure to start as one line, `PROGRAM: <what>: <why>` (PROGRAM as invoked), or,
+/// once `--log-format json` is in force, one JSON object (event `fatal`, the message without
+/// the prefix). Usage errors found before the format is known are always plain text.
 pub fn fatal(message: &str) {
     let line = if json() {
-        json_line(
-            Level::Error,
-            "fatal",
-            &format!("pidone: {message}"),
-            &[],
-            sys::own_pid(),
-        )
+        bounded_json_line(Level::Error, "fatal", message, &[], sys::own_pid())
     } else {
-        format!("pidone: {}\n", one_line(message))
+        finish_line(format!("{}: {}", program(), one_line(message)))
     };
     write_stderr(&line);
+}
+
+/// [`json_line`], or, when that is longer than [`MAX_LINE`] (a huge argv), the event with its
+/// message shortened, without its fields, and marked `"truncated":1`: still valid JSON.
+fn bounded_json_line(
+    level: Level,
+    event: &str,
+    message: &str,
+    fields: &[Field<'_>],
+    pid: i32,
+) -> String {
+    let line = json_line(level, event, message, fields, pid);
+    if line.len() <= MAX_LINE {
+        return line;
+    }
+    let short: String = message.chars().take(512).collect();
+    json_line(level, event, &short, &[Field::Int("truncated", 1)], pid)
 }
 
 fn json_line(level: Level, event: &str, message: &str, fields: &[Field<'_>], pid: i32) -> String {
@@ -287,6 +373,16 @@ mod tests {
         let mut out = String::new();
         push_json_str(&mut out, "a\"b\\c\nd\u{1}");
         assert_eq!(out, r#""a\"b\\c\nd\u0001""#);
+    }
+
+    #[test]
+    fn long_text_lines_are_cut_to_one_pipe_write() {
+        let message = "é".repeat(5000);
+        let line = text_line(Level::Info, "pidone", 1, &message);
+        assert!(line.len() <= MAX_LINE, "{}", line.len());
+        assert!(line.ends_with("...\n"), "{line}");
+        let short = text_line(Level::Warn, "tini", 7, "hello");
+        assert_eq!(short, "[WARN  tini (7)] hello\n");
     }
 
     #[test]

@@ -8,12 +8,17 @@
 
 use std::ffi::{c_char, c_int};
 
-/// The C entry point, called by musl's start-up code.
+/// The C entry point, called by musl's start-up code with the arguments and the environment.
 #[allow(unsafe_code)]
 #[unsafe(no_mangle)]
-extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
+extern "C" fn main(argc: c_int, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
+    // First of all, before anything can wait or fail: block every signal (see `Startup`).
+    let startup = pidone::sys::Startup::begin();
     // SAFETY: the C runtime passes `argc` valid, NUL-terminated strings in `argv`, alive for the
     // whole process.
     let args = unsafe { pidone::sys::args_from_c(argc, argv) };
-    pidone::run(args)
+    // SAFETY: the C runtime passes the environment as a null-terminated array of valid,
+    // NUL-terminated strings.
+    let environment = unsafe { pidone::sys::environment_from_c(envp) };
+    pidone::run(args, environment, startup)
 }

@@ -60,17 +60,25 @@ pub fn duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::new(secs, subsec))
 }
 
-/// Formats a duration the way it is accepted: `500ms`, `2s`, `1.5s`.
+/// Formats a duration exactly, the way it is accepted: `500ms`, `0.5ms`, `2s`, `1.0005s`.
 pub fn format_duration(value: Duration) -> String {
-    let millis = value.as_millis();
-    if millis.is_multiple_of(1000) {
-        format!("{}s", millis / 1000)
-    } else if millis < 1000 {
-        format!("{millis}ms")
+    let (secs, nanos) = (value.as_secs(), value.subsec_nanos());
+    if nanos == 0 {
+        format!("{secs}s")
+    } else if secs == 0 {
+        with_fraction(u64::from(nanos / 1_000_000), nanos % 1_000_000, 6, "ms")
     } else {
-        let number = format!("{}.{:03}", millis / 1000, millis % 1000);
-        format!("{}s", number.trim_end_matches('0'))
+        with_fraction(secs, nanos, 9, "s")
     }
+}
+
+/// `whole.fraction` + `unit`, the fraction written with `digits` digits, trailing zeros cut.
+fn with_fraction(whole: u64, fraction: u32, digits: usize, unit: &str) -> String {
+    if fraction == 0 {
+        return format!("{whole}{unit}");
+    }
+    let fraction = format!("{fraction:0digits$}");
+    format!("{whole}.{}{unit}", fraction.trim_end_matches('0'))
 }
 
 /// Parses an exit code 0..=255 (decimal, as tini's strict `strtol`).
@@ -105,6 +113,15 @@ pub fn rewrite(text: &str) -> Result<(i32, i32), String> {
 /// Parses a comma-separated list of rewrites (`PIDONE_REWRITE=TERM:QUIT,USR1:0`).
 pub fn rewrite_list(text: &str) -> Result<Vec<(i32, i32)>, String> {
     text.split(',').map(|item| rewrite(item.trim())).collect()
+}
+
+/// Parses a comma-separated list of signals (`TERM,INT`, `QUIT`, `15,RTMIN+1`), not empty.
+pub fn signal_list(text: &str) -> Result<signals::SignalSet, String> {
+    let mut set = signals::SignalSet::EMPTY;
+    for item in text.split(',') {
+        set.insert(signals::parse(item.trim())?);
+    }
+    Ok(set)
 }
 
 /// Parses a boolean environment value: 1/true/yes/on or 0/false/no/off (any case).
@@ -219,10 +236,33 @@ mod tests {
 
     #[test]
     fn durations_format_back() {
-        for text in ["500ms", "2s", "1.5s", "0s", "1.25s"] {
+        for text in [
+            "500ms",
+            "2s",
+            "1.5s",
+            "0s",
+            "1.25s",
+            "0.5ms",
+            "1.0005s",
+            "0.000001ms",
+            "1.000000001s",
+            "720h",
+        ] {
             let parsed = duration(text);
-            assert_eq!(parsed.map(format_duration).as_deref(), Ok(text));
+            let formatted = parsed.clone().map(format_duration);
+            assert_eq!(
+                formatted.as_deref().map(duration),
+                Ok(parsed.clone()),
+                "{text}"
+            );
         }
+        let exact = format_duration;
+        assert_eq!(exact(Duration::from_micros(500)), "0.5ms");
+        assert_eq!(exact(Duration::from_micros(1_000_500)), "1.0005s");
+        assert_eq!(exact(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(exact(Duration::from_millis(250)), "250ms");
+        assert_eq!(exact(Duration::from_nanos(1)), "0.000001ms");
+        assert_eq!(exact(Duration::from_secs(7200)), "7200s");
     }
 
     #[test]
@@ -245,6 +285,16 @@ mod tests {
         assert_eq!(rewrite_list("TERM:QUIT,2:0"), Ok(vec![(15, 3), (2, 0)]));
         for bad in ["", "15", "15:", ":3", "0:3", "15:65", "TERM:FOO", "a:b:c"] {
             assert!(rewrite(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn signal_lists() {
+        let set = signal_list("TERM, int,QUIT");
+        assert_eq!(set, Ok(signals::SignalSet::of(&[15, 2, 3])));
+        assert_eq!(signal_list("RTMIN+1"), Ok(signals::SignalSet::of(&[35])));
+        for bad in ["", ",", "TERM,", "TERM,,INT", "NOPE", "0"] {
+            assert!(signal_list(bad).is_err(), "{bad:?} accepted");
         }
     }
 

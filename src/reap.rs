@@ -5,16 +5,30 @@
 //! until nothing is left and checks every pid against the main child.
 
 use crate::log::{self, Field, Level};
+use crate::signals;
 use crate::status::ChildExit;
 use crate::sys;
+
+/// The log fields saying how a process ended, the same in every event: `status`, the code it
+/// exited with, or `signo` and `signal` (`signal_name`), the signal that killed it.
+pub fn ending_fields<'a>(exit: Option<ChildExit>, signal_name: Option<&'a str>) -> Vec<Field<'a>> {
+    match exit {
+        Some(ChildExit::Code(code)) => vec![Field::Int("status", code.into())],
+        Some(ChildExit::Signal(sig)) => vec![
+            Field::Int("signo", sig.into()),
+            Field::Str("signal", signal_name.unwrap_or_default()),
+        ],
+        None => Vec::new(),
+    }
+}
 
 /// The result of one sweep.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Sweep {
     /// The main child's exit, if it was reaped in this sweep.
     pub main_exit: Option<ChildExit>,
-    /// How many processes were reaped.
-    pub reaped: usize,
+    /// How many processes other than the main child were reaped.
+    pub others: usize,
     /// True when pidone has no children left at all (`ECHILD`).
     pub no_children_left: bool,
 }
@@ -25,7 +39,6 @@ pub fn reap_all(main_child: Option<i32>, warn_on_reap: bool) -> Sweep {
     loop {
         match sys::reap_one() {
             Ok(Some((pid, status))) => {
-                sweep.reaped += 1;
                 if Some(pid) == main_child {
                     sweep.main_exit = ChildExit::from_raw(status);
                     log::event(
@@ -35,20 +48,22 @@ pub fn reap_all(main_child: Option<i32>, warn_on_reap: bool) -> Sweep {
                         &[Field::Int("pid", pid.into())],
                     );
                 } else {
+                    sweep.others += 1;
                     let level = if warn_on_reap {
                         Level::Warn
                     } else {
                         Level::Debug
                     };
                     if log::enabled(level) {
+                        let exit = ChildExit::from_raw(status);
+                        let name = exit.and_then(ChildExit::signal).map(signals::name);
+                        let mut fields = vec![Field::Int("pid", pid.into())];
+                        fields.extend(ending_fields(exit, name.as_deref()));
                         log::event(
                             level,
                             "zombie_reaped",
                             &format!("Reaped zombie process with pid={pid}"),
-                            &[
-                                Field::Int("pid", pid.into()),
-                                Field::Int("status", status.into()),
-                            ],
+                            &fields,
                         );
                     }
                 }

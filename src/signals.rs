@@ -55,8 +55,10 @@ pub const FAULT_SIGNALS: [i32; 7] = [
     sig::SIGSYS,
 ];
 
-/// The "stopping" signals: after forwarding one of these, `--grace-period` starts counting.
-pub const STOPPING_SIGNALS: [i32; 4] = [sig::SIGTERM, sig::SIGINT, sig::SIGQUIT, sig::SIGHUP];
+/// The received signals that start `--grace-period` unless `--grace-signals` says otherwise:
+/// the ones that ask an app to stop. SIGHUP (reload) and SIGQUIT (a JVM's thread dump) are not
+/// among them, so a reload or a dump never ends in SIGKILL.
+pub const DEFAULT_GRACE_SIGNALS: [i32; 2] = [sig::SIGTERM, sig::SIGINT];
 
 /// Job-control stop signals that dumb-init rewrites to SIGSTOP in its default (setsid) mode.
 pub const JOB_CONTROL_STOPS: [i32; 3] = [sig::SIGTSTP, sig::SIGTTIN, sig::SIGTTOU];
@@ -92,7 +94,9 @@ pub fn name(number: i32) -> Cow<'static, str> {
 ///
 /// Accepts 1..=64. The error is a short reason; callers add which argument was bad.
 pub fn parse(text: &str) -> Result<i32, String> {
-    let invalid = || format!("invalid signal '{text}'");
+    let invalid = || {
+        format!("invalid signal '{text}' (a name such as TERM, SIGTERM or RTMIN+3, or a number)")
+    };
     if text.is_empty() {
         return Err(invalid());
     }
@@ -152,6 +156,15 @@ pub struct SignalSet(pub u64);
 impl SignalSet {
     /// The empty set.
     pub const EMPTY: SignalSet = SignalSet(0);
+
+    /// The set of `signals` (out-of-range numbers are ignored).
+    pub fn of(signals: &[i32]) -> SignalSet {
+        let mut set = SignalSet::EMPTY;
+        for &sig in signals {
+            set.insert(sig);
+        }
+        set
+    }
 
     /// Every signal that can be blocked: 1..=64 except SIGKILL and SIGSTOP.
     pub fn blockable() -> SignalSet {

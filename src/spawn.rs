@@ -1,15 +1,16 @@
 //! Starting the main child: argv and environment byte for byte, session, signal state, ids.
 //!
-//! The preparation (C strings, `LISTEN_PID`, `HOME`) happens here; `sys::spawn` does the fork
-//! and the child's side. A failure maps to pidone's exit code the way a shell and
+//! The preparation (C strings, the environment from [`crate::environment`]) happens here;
+//! `sys::spawn` does the fork and the child's side. A failure maps to pidone's exit code the way a shell and
 //! tini do: 127 not found, 126 found but not executable, 1 anything else.
 
-use std::ffi::{CString, OsStr};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::ffi::CString;
+
+use crate::environment::ChildEnvironment;
 
 use crate::signals::SignalSet;
 use crate::sys::ids::IdStep;
-use crate::sys::{self, ChildPlan, ChildStep, Credentials, Errno, Session};
+use crate::sys::{self, ChildPlan, ChildStep, Errno, Session};
 use crate::user::ResolvedUser;
 
 /// What the child inherits from pidone's start-up.
@@ -43,14 +44,6 @@ pub fn exec_failure_code(error: Errno) -> i32 {
     }
 }
 
-/// `NAME=value` as bytes.
-fn entry(name: &OsStr, value: &OsStr) -> Vec<u8> {
-    let mut bytes = name.to_os_string().into_vec();
-    bytes.push(b'=');
-    bytes.extend_from_slice(value.as_bytes());
-    bytes
-}
-
 fn c_string(bytes: Vec<u8>, what: &str) -> Result<CString, StartError> {
     CString::new(bytes).map_err(|_| StartError {
         message: format!("{what} contains a NUL byte"),
@@ -61,6 +54,7 @@ fn c_string(bytes: Vec<u8>, what: &str) -> Result<CString, StartError> {
 /// Spawns `command` as the main child; returns its pid.
 pub fn spawn_child(
     command: &[Vec<u8>],
+    environment: &[Vec<u8>],
     session: Session,
     inherited: &Inherited,
     user: Option<&ResolvedUser>,
@@ -69,43 +63,21 @@ pub fn spawn_child(
         .iter()
         .map(|arg| c_string(arg.clone(), "an argument"))
         .collect::<Result<Vec<_>, _>>()?;
-    // The environment is copied only when something in it must change; otherwise the child gets
-    // pidone's own, untouched (the common case, and the cheapest start-up).
-    let own_pid = sys::own_pid().to_string();
-    let rewrite_listen_pid =
-        std::env::var_os("LISTEN_PID").is_some_and(|v| v.as_bytes() == own_pid.as_bytes());
-    // `--user` sets HOME to the target user's home, as gosu and su-exec do: Docker and
-    // Kubernetes always set HOME (to root's), so keeping it would point the user at /root.
     let home = user.map(|u| u.home.as_bytes());
-    let mut listen_pid_index = None;
-    let mut envp = Vec::new();
-    if rewrite_listen_pid || home.is_some() {
-        for (name, value) in std::env::vars_os() {
-            if home.is_some() && name == "HOME" {
-                continue;
+    let environment =
+        ChildEnvironment::prepare(environment, sys::own_pid(), home).map_err(|message| {
+            StartError {
+                message,
+                exit_code: 1,
             }
-            if rewrite_listen_pid && name == "LISTEN_PID" && value.as_bytes() == own_pid.as_bytes()
-            {
-                listen_pid_index = Some(envp.len());
-            }
-            envp.push(c_string(entry(&name, &value), "an environment variable")?);
-        }
-        if let Some(home) = home {
-            envp.push(c_string(
-                entry(OsStr::new("HOME"), OsStr::from_bytes(home)),
-                "HOME",
-            )?);
-        }
-    }
-    let credentials: Option<&Credentials> = user.map(|u| &u.credentials);
+        })?;
     let plan = ChildPlan {
         argv: &argv,
-        envp: (rewrite_listen_pid || home.is_some()).then_some(envp.as_slice()),
-        listen_pid_index,
+        environment: environment.as_ref(),
         session,
         mask: inherited.mask,
         sigchld_ignored: inherited.sigchld_ignored,
-        credentials,
+        credentials: user.map(|u| &u.credentials),
     };
     let program = command
         .first()
@@ -126,6 +98,12 @@ pub fn spawn_child(
             ChildStep::Ids(IdStep::Groups) => {
                 ("--user: cannot set supplementary groups".to_string(), 1)
             }
+            ChildStep::Ids(IdStep::GroupsDenied) => (
+                "--user: cannot set supplementary groups (this user namespace denies setgroups, \
+                 and pidone holds groups --user does not ask for)"
+                    .to_string(),
+                1,
+            ),
             ChildStep::Ids(IdStep::Gid) => ("--user: cannot set the group id".to_string(), 1),
             ChildStep::Ids(IdStep::Uid) => ("--user: cannot set the user id".to_string(), 1),
             ChildStep::Ids(IdStep::PartialDrop) => (

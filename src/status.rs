@@ -21,6 +21,14 @@ impl ChildExit {
         }
     }
 
+    /// The signal that killed the process, if one did.
+    pub fn signal(self) -> Option<i32> {
+        match self {
+            ChildExit::Code(_) => None,
+            ChildExit::Signal(sig) => Some(sig),
+        }
+    }
+
     /// The exit code a shell would report: the code itself, or 128+N for signal N, modulo 256.
     /// A PID 1 cannot re-raise the child's signal (the kernel drops it), so 128+N is the only
     /// faithful way to pass a death by signal on.

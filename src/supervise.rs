@@ -5,17 +5,17 @@
 //! timeout unless a timer (grace period, stop delay, `--wait-all` drain) is armed, so an idle
 //! pidone never wakes up. Once the child runs, nothing but the main child's exit (or, in pause
 //! mode, SIGTERM/SIGINT) ends this loop: every other error is logged and the loop goes on.
+//! Every signal pidone sends goes through one function, [`Supervisor::send`], whatever the
+//! target: the main child, its process group or pidone's whole tree.
 
 use std::cell::Cell;
-use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::cli::Persona;
 use crate::config::{Config, DEFAULT_WAIT_ALL_GRACE};
 use crate::log::{self, Field, Level};
 use crate::parse::{ForwardTarget, format_duration};
-use crate::reap::reap_all;
-use crate::signals::{self, JOB_CONTROL_STOPS, STOPPING_SIGNALS};
+use crate::reap::{ending_fields, reap_all};
+use crate::signals::{self, JOB_CONTROL_STOPS};
 use crate::status::ChildExit;
 use crate::sys::{self, Errno, Received, SIGNAL_BATCH, SignalInfo, SignalSource};
 use crate::tree;
@@ -33,24 +33,79 @@ enum Phase {
     Done(i32),
 }
 
-/// Whom a signal for "everyone" reached (for log lines).
+/// `--stop-delay`: only the first SIGTERM is held.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Reached {
-    /// PID 1: `kill(-1)`, every other process of the namespace.
-    Namespace,
-    /// Subreaper: this many descendants, found through /proc.
-    Descendants(usize),
-    /// No /proc: the child's process group only.
-    ChildGroup,
+enum StopDelay {
+    /// No SIGTERM has arrived yet: the first one will be held.
+    Waiting,
+    /// A SIGTERM is held until then.
+    Holding(Instant),
+    /// The held SIGTERM went out (or its child is gone): later ones pass at once.
+    Released,
 }
 
-impl fmt::Display for Reached {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// Whom pidone sends a signal to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    /// The main child.
+    Child,
+    /// The main child's process group, and the child itself if it has left the group.
+    Group,
+    /// pidone's tree: every descendant, orphans re-parented to pidone included.
+    Tree,
+}
+
+impl From<ForwardTarget> for Target {
+    fn from(target: ForwardTarget) -> Target {
+        match target {
+            ForwardTarget::Child => Target::Child,
+            ForwardTarget::Group => Target::Group,
+            ForwardTarget::All => Target::Tree,
+        }
+    }
+}
+
+/// Whom a signal reached, for log lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reached {
+    /// The main child, by pid.
+    Child(i32),
+    /// A process group (the main child's).
+    Group(i32),
+    /// This many processes of pidone's tree, found through /proc.
+    Tree(usize),
+    /// Nobody: no main child and no group (pause mode, or after the main child in child mode).
+    Nobody,
+}
+
+impl Reached {
+    /// The words for a text log line.
+    fn describe(self) -> String {
         match self {
-            Reached::Namespace => f.write_str("every process of the namespace"),
-            Reached::Descendants(1) => f.write_str("1 descendant"),
-            Reached::Descendants(count) => write!(f, "{count} descendants"),
-            Reached::ChildGroup => f.write_str("the child's process group"),
+            Reached::Child(pid) => format!("the child (pid {pid})"),
+            Reached::Group(pgid) => format!("the child's process group ({pgid})"),
+            Reached::Tree(1) => "1 process of pidone's tree".to_string(),
+            Reached::Tree(count) => format!("{count} processes of pidone's tree"),
+            Reached::Nobody => "nobody".to_string(),
+        }
+    }
+
+    /// The JSON fields: `target` (`child`, `group`, `tree` or `none`) and its pid, pgid or count.
+    fn fields(self) -> Vec<Field<'static>> {
+        match self {
+            Reached::Child(pid) => vec![
+                Field::Str("target", "child"),
+                Field::Int("target_pid", pid.into()),
+            ],
+            Reached::Group(pgid) => vec![
+                Field::Str("target", "group"),
+                Field::Int("target_pgid", pgid.into()),
+            ],
+            Reached::Tree(count) => vec![
+                Field::Str("target", "tree"),
+                Field::Int("processes", count as i64),
+            ],
+            Reached::Nobody => vec![Field::Str("target", "none")],
         }
     }
 }
@@ -62,17 +117,25 @@ pub struct Supervisor<'a> {
     own_pid: i32,
     /// The main child; `None` in pause mode or once it has been reaped.
     child: Option<i32>,
+    /// The main child's process group (its pid: the child leads its own group or session). It
+    /// outlives the reap, so `--wait-all` and dumb-init's exit TERM still reach the group.
+    group: Option<i32>,
     started: Instant,
     phase: Phase,
     exit_code: i32,
-    /// When the grace period ends and which signal started it.
+    /// When the grace period ends and which received signal started it.
     grace: Option<(Instant, i32)>,
-    /// When a SIGTERM held by `--stop-delay` is released.
-    held_term: Option<Instant>,
+    stop_delay: StopDelay,
     /// pidone gave up its controlling terminal (dumb-init session mode).
     detached_tty: bool,
+    /// A signal to act on first, as if it had been received.
+    pending: Option<i32>,
+    /// How many processes other than the main child pidone has reaped.
+    reaped_others: u64,
     /// The fallback to signalling descendants without pidfds has been logged.
     pidfd_fallback_logged: Cell<bool>,
+    /// The fallback to the child's group without a usable /proc has been logged.
+    tree_fallback_logged: Cell<bool>,
 }
 
 impl<'a> Supervisor<'a> {
@@ -88,14 +151,25 @@ impl<'a> Supervisor<'a> {
             signals,
             own_pid: sys::own_pid(),
             child,
+            group: child,
             started: Instant::now(),
             phase: Phase::Running,
             exit_code: 0,
             grace: None,
-            held_term: None,
+            stop_delay: StopDelay::Waiting,
             detached_tty,
+            pending: None,
+            reaped_others: 0,
             pidfd_fallback_logged: Cell::new(false),
+            tree_fallback_logged: Cell::new(false),
         }
+    }
+
+    /// Acts on `sig` as soon as the loop starts, as if pidone had received it (the parent died
+    /// before the parent-death signal was armed, so the kernel will never send it).
+    pub fn with_pending_signal(mut self, sig: i32) -> Supervisor<'a> {
+        self.pending = Some(sig);
+        self
     }
 
     /// Runs until the main child has exited, then ends the process with its exit code.
@@ -105,17 +179,25 @@ impl<'a> Supervisor<'a> {
         // pidone, or during a slow start such as under an emulator) raised a SIGCHLD that was
         // discarded: sweep once now, or they stay zombies until some other child exits.
         self.reap();
+        if let Some(sig) = self.pending.take() {
+            log::event(
+                Level::Info,
+                "parent_died",
+                &format!(
+                    "pidone's parent died during start-up: acting on {} as if it had arrived",
+                    signals::name(sig)
+                ),
+                &[Field::Str("signal", &signals::name(sig))],
+            );
+            self.on_signal(SignalInfo {
+                signo: sig,
+                code: 0,
+                sender: 0,
+            });
+        }
         loop {
             if let Phase::Done(code) = self.phase {
-                if log::enabled(Level::Info) {
-                    let message = format!("Exiting with status {code}");
-                    log::event(
-                        Level::Info,
-                        "exiting",
-                        &message,
-                        &[Field::Int("exit_code", code.into())],
-                    );
-                }
+                self.log_exit(code);
                 sys::exit_now(code);
             }
             let timeout = match self.next_deadline() {
@@ -161,24 +243,50 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    fn next_deadline(&self) -> Option<Instant> {
-        if self.grace.is_none() && self.held_term.is_none() && self.phase == Phase::Running {
-            return None; // the common case: no timer armed, block without a timeout
+    fn log_exit(&self, code: i32) {
+        if !log::enabled(Level::Info) {
+            return;
         }
+        let message = match self.reaped_others {
+            0 => format!("Exiting with status {code}"),
+            1 => format!("Exiting with status {code} (reaped 1 process besides the main child)"),
+            n => {
+                format!("Exiting with status {code} (reaped {n} processes besides the main child)")
+            }
+        };
+        log::event(
+            Level::Info,
+            "exiting",
+            &message,
+            &[
+                Field::Int("exit_code", code.into()),
+                Field::Int(
+                    "reaped",
+                    i64::try_from(self.reaped_others).unwrap_or(i64::MAX),
+                ),
+            ],
+        );
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let held = match self.stop_delay {
+            StopDelay::Holding(at) => Some(at),
+            _ => None,
+        };
         let draining = match self.phase {
             Phase::Draining { deadline, .. } => Some(deadline),
             _ => None,
         };
-        [self.grace.map(|(at, _)| at), self.held_term, draining]
+        // The common case: no timer armed, so the wait blocks without a timeout.
+        [self.grace.map(|(at, _)| at), held, draining]
             .into_iter()
             .flatten()
             .min()
     }
 
     fn on_deadline(&mut self, now: Instant) {
-        if self.held_term.is_some_and(|at| at <= now) {
-            self.held_term = None;
-            self.forward(libc::SIGTERM);
+        if matches!(self.stop_delay, StopDelay::Holding(at) if at <= now) {
+            self.release_held_term();
         }
         if let Some((at, cause)) = self.grace
             && at <= now
@@ -196,17 +304,17 @@ impl<'a> Supervisor<'a> {
                 );
                 self.phase = Phase::Done(self.exit_code);
             } else {
-                let reached = self.signal_everyone(libc::SIGKILL);
+                let reached = self.send(libc::SIGKILL, Target::Tree);
+                let mut fields = vec![Field::Str("signal", "SIGKILL")];
+                fields.extend(reached.fields());
                 log::event(
                     Level::Warn,
                     "wait_all_killed",
                     &format!(
-                        "--wait-all: descendants still running after the grace period; sent SIGKILL to {reached}"
+                        "--wait-all: descendants still running after the grace period; sent SIGKILL to {}",
+                        reached.describe()
                     ),
-                    &[
-                        Field::Str("signal", "SIGKILL"),
-                        Field::Str("target", &reached.to_string()),
-                    ],
+                    &fields,
                 );
                 self.phase = Phase::Draining {
                     deadline: later(now, KILL_SETTLE),
@@ -216,42 +324,35 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    /// Grace period over: SIGKILL the main child and everything it forwards to.
+    /// Grace period over: SIGKILL whatever the signals go to.
     fn escalate(&mut self, cause: i32) {
-        let Some(child) = self.child else { return };
-        let target = match self.config.forward_to {
-            ForwardTarget::Child => {
-                let _ = sys::kill(child, libc::SIGKILL);
-                format!("the child (pid {child})")
-            }
-            ForwardTarget::Group => {
-                let _ = sys::kill(-child, libc::SIGKILL);
-                let _ = sys::kill(child, libc::SIGKILL);
-                format!("the child's process group ({child})")
-            }
-            ForwardTarget::All => self.signal_everyone(libc::SIGKILL).to_string(),
-        };
+        if self.child.is_none() {
+            return;
+        }
+        let reached = self.send(libc::SIGKILL, self.config.forward_to.into());
         let period = self
             .config
             .grace_period
             .map(format_duration)
             .unwrap_or_default();
+        let cause = signals::name(cause);
+        let mut fields = vec![
+            Field::Str("signal", "SIGKILL"),
+            Field::Str("after", &cause),
+            Field::Int(
+                "grace_period_ms",
+                self.config.grace_period.map_or(0, |d| d.as_millis() as i64),
+            ),
+        ];
+        fields.extend(reached.fields());
         log::event(
             Level::Warn,
             "escalated",
             &format!(
-                "grace period {period} expired after {}: sent SIGKILL to {target}",
-                signals::name(cause)
+                "grace period {period} expired after {cause}: sent SIGKILL to {}",
+                reached.describe()
             ),
-            &[
-                Field::Str("signal", "SIGKILL"),
-                Field::Str("after", &signals::name(cause)),
-                Field::Int(
-                    "grace_period_ms",
-                    self.config.grace_period.map_or(0, |d| d.as_millis() as i64),
-                ),
-                Field::Str("target", &target),
-            ],
+            &fields,
         );
     }
 
@@ -288,25 +389,22 @@ impl<'a> Supervisor<'a> {
             return;
         }
         if self.config.stop_delay.is_some() && self.child.is_some() {
-            if sig == libc::SIGTERM {
-                self.hold_or_release_term();
-                return;
-            }
-            if sig == libc::SIGINT && self.held_term.take().is_some() {
-                self.forward(libc::SIGTERM);
+            match (sig, self.stop_delay) {
+                (libc::SIGTERM, StopDelay::Waiting) => return self.hold_term(),
+                // A second SIGTERM releases the held one at once (and is not sent twice).
+                (libc::SIGTERM, StopDelay::Holding(_)) => return self.release_held_term(),
+                // SIGINT releases the held SIGTERM, then goes out itself.
+                (libc::SIGINT, StopDelay::Holding(_)) => self.release_held_term(),
+                _ => {}
             }
         }
         self.forward(sig);
     }
 
-    /// `--stop-delay`: the first SIGTERM is held; a second one releases it at once.
-    fn hold_or_release_term(&mut self) {
-        if self.held_term.take().is_some() {
-            self.forward(libc::SIGTERM);
-            return;
-        }
+    /// `--stop-delay`: holds the first SIGTERM for the delay.
+    fn hold_term(&mut self) {
         let delay = self.config.stop_delay.unwrap_or_default();
-        self.held_term = Some(later(Instant::now(), delay));
+        self.stop_delay = StopDelay::Holding(later(Instant::now(), delay));
         log::event(
             Level::Info,
             "stop_delayed",
@@ -318,22 +416,23 @@ impl<'a> Supervisor<'a> {
         );
     }
 
-    /// Rewrites `sig` and delivers it to the configured target. dumb-init persona: after a
-    /// SIGTSTP, SIGTTIN or SIGTTOU (whatever it was rewritten to, even dropped), pidone suspends
-    /// itself too, as dumb-init does; as PID 1 the kernel ignores that.
-    fn forward(&mut self, sig: i32) {
-        self.forward_rewritten(sig);
-        if self.config.suspend_after_stop && JOB_CONTROL_STOPS.contains(&sig) {
-            let _ = sys::kill(self.own_pid, libc::SIGSTOP);
-        }
+    fn release_held_term(&mut self) {
+        self.stop_delay = StopDelay::Released;
+        self.forward(libc::SIGTERM);
     }
 
-    fn forward_rewritten(&mut self, sig: i32) {
-        let to = self.config.rewrites.apply(sig);
-        let job_control_input = sig == libc::SIGTTIN || sig == libc::SIGTTOU;
-        if to == 0 || (job_control_input && to == sig && self.config.persona != Persona::DumbInit) {
+    /// Forwards the received signal `received`, rewritten, to the configured target, and starts
+    /// the grace period if `received` is one of `--grace-signals` (the signal pidone received
+    /// decides, not what a rewrite made of it: `-r TERM:WINCH` is still a stop, `-r USR2:HUP` is
+    /// not). dumb-init persona: after a SIGTSTP, SIGTTIN or SIGTTOU (whatever it was rewritten
+    /// to, even dropped), pidone suspends itself too, as dumb-init does; as PID 1 the kernel
+    /// ignores that.
+    fn forward(&mut self, received: i32) {
+        let to = self.config.rewrites.apply(received);
+        let tty_stop = received == libc::SIGTTIN || received == libc::SIGTTOU;
+        if to == 0 || (tty_stop && to == received && !self.config.forward_tty_stops) {
             if log::enabled(Level::Debug) {
-                let name = signals::name(sig);
+                let name = signals::name(received);
                 log::event(
                     Level::Debug,
                     "signal_dropped",
@@ -341,24 +440,31 @@ impl<'a> Supervisor<'a> {
                     &[Field::Str("signal", &name)],
                 );
             }
-            return;
+        } else {
+            if to != received && log::enabled(Level::Debug) {
+                let (from_name, to_name) = (signals::name(received), signals::name(to));
+                log::event(
+                    Level::Debug,
+                    "signal_rewritten",
+                    &format!("Rewriting signal '{from_name}' to '{to_name}'"),
+                    &[Field::Str("from", &from_name), Field::Str("to", &to_name)],
+                );
+            }
+            self.deliver(to);
+            self.start_grace_period(received);
         }
-        if to != sig && log::enabled(Level::Debug) {
-            let (from_name, to_name) = (signals::name(sig), signals::name(to));
-            log::event(
-                Level::Debug,
-                "signal_rewritten",
-                &format!("Rewriting signal '{from_name}' to '{to_name}'"),
-                &[Field::Str("from", &from_name), Field::Str("to", &to_name)],
-            );
+        if self.config.suspend_after_stop && JOB_CONTROL_STOPS.contains(&received) {
+            let _ = sys::kill(self.own_pid, libc::SIGSTOP);
         }
-        self.deliver(to);
-        if STOPPING_SIGNALS.contains(&to)
-            && self.grace.is_none()
+    }
+
+    fn start_grace_period(&mut self, received: i32) {
+        if self.grace.is_none()
             && self.child.is_some()
+            && self.config.grace_signals.contains(received)
             && let Some(period) = self.config.grace_period
         {
-            self.grace = Some((later(Instant::now(), period), to));
+            self.grace = Some((later(Instant::now(), period), received));
         }
     }
 
@@ -374,40 +480,46 @@ impl<'a> Supervisor<'a> {
                 ],
             );
         }
-        let Some(child) = self.child else {
+        let target = if self.child.is_some() {
+            self.config.forward_to.into()
+        } else {
             // The main child is gone (--wait-all drain): signals go to what is left.
-            self.signal_everyone(sig);
-            return;
+            Target::Tree
         };
-        let result = match self.config.forward_to {
-            ForwardTarget::Child => sys::kill(child, sig),
-            // A child that left its process group still gets the signal.
-            ForwardTarget::Group => sys::kill(-child, sig).or_else(|_| sys::kill(child, sig)),
-            ForwardTarget::All => {
-                self.signal_everyone(sig);
-                Ok(())
+        self.send(sig, target);
+    }
+
+    /// Sends `sig` to `target` and says whom it reached. The only place pidone signals others.
+    fn send(&self, sig: i32, target: Target) -> Reached {
+        match (target, self.child) {
+            (Target::Child, Some(child)) => {
+                self.report_failure(sig, sys::kill(child, sig));
+                Reached::Child(child)
             }
-        };
-        if let Err(error) = result
-            && error != Errno::ESRCH
-        {
-            log::warn(
-                "forward_failed",
-                &format!(
-                    "Passing signal '{}' failed: {}",
-                    signals::name(sig),
-                    error.desc()
-                ),
-            );
+            (Target::Child, None) => Reached::Nobody,
+            (Target::Group, _) => self.send_to_group(sig),
+            (Target::Tree, _) => self.send_to_tree(sig),
         }
     }
 
-    /// Signals every process pidone may reach in its tree and says whom it reached.
-    fn signal_everyone(&self, sig: i32) -> Reached {
-        if self.own_pid == 1 {
-            let _ = sys::kill(-1, sig); // ESRCH: nobody else is left
-            return Reached::Namespace;
+    /// The main child's process group, and the main child by pid if it has left the group.
+    fn send_to_group(&self, sig: i32) -> Reached {
+        let Some(group) = self.group else {
+            return Reached::Nobody;
+        };
+        let result = sys::kill(-group, sig);
+        match self.child {
+            Some(child) if sys::process_group_of(child) != Ok(group) => {
+                self.report_failure(sig, sys::kill(child, sig));
+            }
+            _ => self.report_failure(sig, result),
         }
+        Reached::Group(group)
+    }
+
+    /// Every process of pidone's tree (see [`crate::tree`]); without a usable /proc, the main
+    /// child's process group, the part of the tree pidone can still name.
+    fn send_to_tree(&self, sig: i32) -> Reached {
         match tree::signal_descendants(self.own_pid, sig, self.child) {
             Ok(signalled) => {
                 // The main child always gets it, by pid (it cannot be recycled before pidone
@@ -424,26 +536,41 @@ impl<'a> Supervisor<'a> {
                         ),
                     );
                 }
-                Reached::Descendants(
-                    signalled.count + usize::from(child.is_some_and(|sent| sent.is_ok())),
-                )
+                Reached::Tree(signalled.count + usize::from(child.is_some_and(|sent| sent.is_ok())))
             }
-            Err(error) => {
-                // Without /proc pidone cannot find its tree; it still reaches the child's group.
-                log::warn(
-                    "tree_unavailable",
-                    &format!("cannot list descendants (/proc): {error}"),
-                );
-                if let Some(child) = self.child {
-                    let _ = sys::kill(-child, sig).or_else(|_| sys::kill(child, sig));
+            Err(why) => {
+                if !self.tree_fallback_logged.replace(true) {
+                    log::warn(
+                        "tree_unavailable",
+                        &format!(
+                            "cannot list pidone's descendants ({why}): signalling the child's process group instead"
+                        ),
+                    );
                 }
-                Reached::ChildGroup
+                self.send_to_group(sig)
             }
+        }
+    }
+
+    /// Logs a failed send, unless the target is simply gone already.
+    fn report_failure(&self, sig: i32, result: Result<(), Errno>) {
+        if let Err(error) = result
+            && error != Errno::ESRCH
+        {
+            log::warn(
+                "forward_failed",
+                &format!(
+                    "Passing signal '{}' failed: {}",
+                    signals::name(sig),
+                    error.desc()
+                ),
+            );
         }
     }
 
     fn reap(&mut self) {
         let sweep = reap_all(self.child, self.config.warn_on_reap);
+        self.reaped_others += sweep.others as u64;
         if let Some(exit) = sweep.main_exit {
             self.on_main_child_exit(exit, sweep.no_children_left);
         } else if matches!(self.phase, Phase::Draining { .. }) && sweep.no_children_left {
@@ -456,65 +583,67 @@ impl<'a> Supervisor<'a> {
             return;
         };
         self.grace = None;
-        self.held_term = None;
+        if matches!(self.stop_delay, StopDelay::Holding(_)) {
+            self.stop_delay = StopDelay::Released; // the held SIGTERM has nobody left to stop
+        }
         let code = i32::from(self.config.expected.remap(exit.shell_code()));
         self.exit_code = code;
-        if log::enabled(Level::Info) {
-            let runtime_ms = self.started.elapsed().as_millis() as i64;
-            let (message, detail, signal_name) = match exit {
-                ChildExit::Code(status) => (
-                    format!("Main child exited normally (with status '{status}')"),
-                    Field::Int("status", status.into()),
-                    None,
-                ),
-                ChildExit::Signal(sig) => (
-                    format!(
-                        "Main child exited with signal (with signal '{}')",
-                        signals::name(sig)
-                    ),
-                    Field::Int("signo", sig.into()),
-                    Some(signals::name(sig)),
-                ),
-            };
-            let mut fields = vec![
-                Field::Int("pid", child.into()),
-                detail,
-                Field::Int("exit_code", code.into()),
-                Field::Int("runtime_ms", runtime_ms),
-            ];
-            if let Some(name) = &signal_name {
-                fields.push(Field::Str("signal", name));
-            }
-            log::event(Level::Info, "child_exited", &message, &fields);
-        }
-
+        self.log_child_exit(child, exit, code);
         if self.config.new_session {
             // dumb-init: the child's session/group gets SIGTERM (after rewriting) on exit.
             let term = self.config.rewrites.apply(libc::SIGTERM);
             if term != 0 {
-                let _ = sys::kill(-child, term);
+                self.send(term, Target::Group);
             }
         }
-        if !self.config.wait_all || no_children_left {
+        if self.config.wait_all && !no_children_left {
+            self.start_draining();
+        } else {
             self.phase = Phase::Done(code);
+        }
+    }
+
+    fn log_child_exit(&self, child: i32, exit: ChildExit, code: i32) {
+        if !log::enabled(Level::Info) {
             return;
         }
+        let name = exit.signal().map(signals::name);
+        let message = match (exit, &name) {
+            (ChildExit::Code(status), _) => {
+                format!("Main child exited normally (with status '{status}')")
+            }
+            (ChildExit::Signal(_), Some(name)) => {
+                format!("Main child exited with signal (with signal '{name}')")
+            }
+            (ChildExit::Signal(sig), None) => format!("Main child exited with signal {sig}"),
+        };
+        let mut fields = vec![Field::Int("pid", child.into())];
+        fields.extend(ending_fields(Some(exit), name.as_deref()));
+        fields.extend([
+            Field::Int("exit_code", code.into()),
+            Field::Int("runtime_ms", self.started.elapsed().as_millis() as i64),
+        ]);
+        log::event(Level::Info, "child_exited", &message, &fields);
+    }
+
+    /// `--wait-all`: the main child is gone; signal the rest of the tree and wait for it.
+    fn start_draining(&mut self) {
         let sig = self.config.wait_all_signal;
-        let reached = self.signal_everyone(sig);
+        let reached = self.send(sig, Target::Tree);
         let grace = self.config.grace_period.unwrap_or(DEFAULT_WAIT_ALL_GRACE);
         if log::enabled(Level::Info) {
+            let name = signals::name(sig);
+            let mut fields = vec![Field::Str("signal", &name)];
+            fields.extend(reached.fields());
             log::event(
                 Level::Info,
                 "wait_all",
                 &format!(
-                    "--wait-all: sent {} to {reached}; waiting up to {}",
-                    signals::name(sig),
+                    "--wait-all: sent {name} to {}; waiting up to {}",
+                    reached.describe(),
                     format_duration(grace)
                 ),
-                &[
-                    Field::Str("signal", &signals::name(sig)),
-                    Field::Str("target", &reached.to_string()),
-                ],
+                &fields,
             );
         }
         self.phase = Phase::Draining {
@@ -523,8 +652,9 @@ impl<'a> Supervisor<'a> {
         };
         // Descendants may already have exited between the sweep and the signal.
         let sweep = reap_all(None, self.config.warn_on_reap);
+        self.reaped_others += sweep.others as u64;
         if sweep.no_children_left {
-            self.phase = Phase::Done(code);
+            self.phase = Phase::Done(self.exit_code);
         }
     }
 }

@@ -1,10 +1,14 @@
-//! pidone's descendants, for `--forward-to all` and `--wait-all` when pidone is not PID 1.
+//! pidone's tree, for `--forward-to all`, `--wait-all` and the grace period's SIGKILL.
 //!
-//! As PID 1 of a namespace, `kill(-1, sig)` reaches every other process of the namespace, all of
-//! them pidone's descendants. Outside that, pidone must find its own tree and never signal a
-//! process outside it: it reads every `/proc/<pid>/stat` once, walks parent links down from
-//! itself, and signals each descendant through a pidfd after re-checking its parent, so a pid
-//! recycled in between is never hit.
+//! "All" means pidone's own tree: its children, their descendants, and the orphans re-parented
+//! to it. Never `kill(-1)`, not even as PID 1: that would also reach the processes `docker exec`
+//! or `kubectl exec` start in the namespace, whose parent is outside it, and an operator's debug
+//! shell would die with the app. pidone reads every `/proc/<pid>/stat`, walks parent links down
+//! from itself, and signals each descendant through a pidfd after re-checking its parent, so a
+//! pid recycled in between is never hit. For SIGKILL it walks again until a walk finds nobody
+//! new, so a process forked while a walk ran is not missed; any other signal goes out in one
+//! walk, because what a process forks after receiving it (a TERM handler's own commands) must
+//! not receive it too.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,14 +26,25 @@ fn parent_of(pid: i32) -> Option<i32> {
     parent_from_stat(&String::from_utf8_lossy(&stat))
 }
 
-/// Every descendant of `root`, parents before children.
-///
-/// Fails when /proc is not mounted: an empty /proc directory must not look like a
-/// process without descendants (callers then fall back and say so).
-pub fn descendants(root: i32) -> Result<Vec<i32>, String> {
-    if parent_of(root).is_none() {
-        return Err(format!("/proc/{root} not found (is /proc mounted?)"));
+/// Fails unless `/proc` shows pidone's own PID namespace: without /proc (an empty directory
+/// must not look like a process without descendants) and with another namespace's /proc (its
+/// pid numbers are not pidone's) callers fall back and say so.
+fn check_proc(own_pid: i32) -> Result<(), String> {
+    let stat = std::fs::read("/proc/self/stat").map_err(|_| "/proc is not mounted".to_string())?;
+    let shown: Option<i32> = String::from_utf8_lossy(&stat)
+        .split_whitespace()
+        .next()
+        .and_then(|pid| pid.parse().ok());
+    if shown == Some(own_pid) {
+        Ok(())
+    } else {
+        Err("/proc belongs to another PID namespace".to_string())
     }
+}
+
+/// Every descendant of `root` (pidone itself), parents before children.
+pub fn descendants(root: i32) -> Result<Vec<i32>, String> {
+    check_proc(root)?;
     let mut children: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
     let entries = std::fs::read_dir("/proc").map_err(|e| format!("/proc: {e}"))?;
     let pids = entries.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok());
@@ -73,26 +88,43 @@ pub struct Signalled {
     pub without_pidfd: Option<Errno>,
 }
 
+/// How many walks [`signal_descendants`] makes at most for SIGKILL: each one after the first
+/// looks only for processes forked while the previous one ran.
+const MAX_KILL_WALKS: usize = 4;
+
 /// Sends `sig` to every descendant of `root` except `skip` (the main child, which the caller
 /// signals by pid: an unreaped child's pid cannot be recycled). Each one is signalled through a
 /// pidfd after re-checking that its parent is in the tree, so a pid recycled in between is never
-/// hit; without pidfds, by pid after the same check.
+/// hit; without pidfds, by pid after the same check. SIGKILL walks again (see the module docs);
+/// each process is signalled once, however many walks see it.
 pub fn signal_descendants(root: i32, sig: i32, skip: Option<i32>) -> Result<Signalled, String> {
-    let tree = descendants(root)?;
-    let members: BTreeSet<i32> = tree.iter().copied().chain([root]).collect();
-    let still_ours = |pid| parent_of(pid).is_some_and(|parent| members.contains(&parent));
     let mut done = Signalled::default();
-    for pid in tree.into_iter().filter(|&pid| Some(pid) != skip) {
-        let sent = match sys::pidfd_open(pid) {
-            // The pidfd pins the process; if its parent is still in our tree it is ours.
-            Ok(pidfd) => still_ours(pid) && sys::pidfd_send_signal(&pidfd, sig).is_ok(),
-            Err(Errno::ESRCH) => false, // already gone
-            Err(error) => {
-                done.without_pidfd = Some(error);
-                still_ours(pid) && sys::kill(pid, sig).is_ok()
-            }
-        };
-        done.count += usize::from(sent);
+    let mut seen: BTreeSet<i32> = skip.into_iter().collect();
+    let walks = if sig == libc::SIGKILL {
+        MAX_KILL_WALKS
+    } else {
+        1
+    };
+    for _ in 0..walks {
+        let tree = descendants(root)?;
+        let members: BTreeSet<i32> = tree.iter().copied().chain([root]).collect();
+        let still_ours = |pid| parent_of(pid).is_some_and(|parent| members.contains(&parent));
+        let new: Vec<i32> = tree.into_iter().filter(|pid| seen.insert(*pid)).collect();
+        if new.is_empty() {
+            break;
+        }
+        for pid in new {
+            let sent = match sys::pidfd_open(pid) {
+                // The pidfd pins the process; if its parent is still in our tree it is ours.
+                Ok(pidfd) => still_ours(pid) && sys::pidfd_send_signal(&pidfd, sig).is_ok(),
+                Err(Errno::ESRCH) => false, // already gone
+                Err(error) => {
+                    done.without_pidfd = Some(error);
+                    still_ours(pid) && sys::kill(pid, sig).is_ok()
+                }
+            };
+            done.count += usize::from(sent);
+        }
     }
     Ok(done)
 }

@@ -101,9 +101,10 @@ fn without_grace_period_nothing_is_killed() {
     assert!(run.stderr_lines().is_empty());
 }
 
-/// The grace period starts on every stopping signal (here SIGINT, and SIGHUP after a rewrite)
-/// and, with `-g`, kills the whole process group: a grandchild that ignores SIGTERM too (seen as
-/// subreaper, where it would otherwise outlive pidone).
+/// The grace period is started by the signal pidone *received*, not by what a rewrite made of
+/// it: `-r TERM:HUP` still starts it (here with `-g`, killing the whole process group: a
+/// grandchild that ignores SIGTERM too, seen as subreaper, where it would otherwise outlive
+/// pidone), while a received SIGUSR2 rewritten to SIGHUP does not.
 #[test]
 fn grace_period_kills_the_forwarding_target_group() {
     let ignore_term = ex("ignore_term");
@@ -113,6 +114,8 @@ fn grace_period_kills_the_forwarding_target_group() {
             "--grace-period",
             "500ms",
             "-g",
+            "-r",
+            "TERM:HUP",
             "-r",
             "USR2:HUP",
             "--",
@@ -131,8 +134,11 @@ fn grace_period_kills_the_forwarding_target_group() {
         .unwrap()
         .parse()
         .unwrap();
+    run.signal(libc::SIGUSR2); // forwarded as SIGHUP, which both ignore: no grace period
+    std::thread::sleep(Duration::from_millis(1000)); // measured window: twice the grace period
+    assert!(run.running(), "a received SIGUSR2 started the grace period");
     let start = Instant::now();
-    run.signal(libc::SIGUSR2); // forwarded as SIGHUP, which both ignore
+    run.signal(libc::SIGTERM); // forwarded as SIGHUP too, but a received TERM is a stop
     assert_eq!(run.wait(), 137);
     assert!((0.4..5.0).contains(&secs(start.elapsed())));
     for pid in [a, b] {
@@ -144,18 +150,92 @@ fn grace_period_kills_the_forwarding_target_group() {
     let stderr = run.stderr_lines();
     assert_eq!(stderr.len(), 1, "{stderr:?}");
     assert!(
-        stderr[0].contains("process group") && stderr[0].contains("after SIGHUP"),
+        stderr[0].contains("process group") && stderr[0].contains("after SIGTERM"),
         "{stderr:?}"
     );
+}
+
+/// A reload (SIGHUP, nginx and haproxy) or a thread dump (SIGQUIT, a JVM) is not a stop: with
+/// `--grace-period` the app lives on long after the grace period. Only the received signals of
+/// `--grace-signals` (default TERM and INT) start it; with `--grace-signals QUIT` (nginx's
+/// STOPSIGNAL) a SIGQUIT does, and a SIGTERM no longer does.
+#[test]
+fn grace_period_starts_only_on_grace_signals() {
+    let sigprint = ex("sigprint");
+    let cases: [(&[&str], &[i32], Option<i32>); 4] = [
+        (&[], &[libc::SIGHUP, libc::SIGQUIT], None),
+        (&[], &[libc::SIGINT], Some(libc::SIGINT)),
+        (&["--grace-signals", "QUIT"], &[libc::SIGTERM], None),
+        (
+            &["--grace-signals", "SIGQUIT,usr1"],
+            &[libc::SIGQUIT],
+            Some(libc::SIGQUIT),
+        ),
+    ];
+    in_parallel(&cases, 4, |(flags, sent, killed_after)| {
+        let mut args = vec!["--grace-period", "300ms"];
+        args.extend_from_slice(flags);
+        args.extend(["--", &sigprint, "--exit-on", "USR2"]);
+        let mut run = start_env(Mode::Pid1, &args, &[]);
+        run.expect_line("ready");
+        for &sig in *sent {
+            run.signal(sig);
+            run.expect_line(&format!("signal {sig} "));
+        }
+        match killed_after {
+            Some(sig) => {
+                assert_eq!(run.wait(), 137, "{flags:?} {sent:?}");
+                let stderr = run.stderr_lines();
+                let after = format!("after {}", signal_name(*sig));
+                assert!(stderr.iter().any(|l| l.contains(&after)), "{stderr:?}");
+            }
+            None => {
+                // Measured window: more than three grace periods.
+                run.quiet_for(Duration::from_millis(1000));
+                assert!(run.running(), "{flags:?} {sent:?}: killed");
+                run.signal(libc::SIGUSR2);
+                assert_eq!(run.wait(), 0, "{flags:?} {sent:?}");
+                assert!(run.stderr_lines().is_empty());
+            }
+        }
+    });
+}
+
+/// `PIDONE_GRACE_SIGNALS` is `--grace-signals`; a bad list names the variable.
+#[test]
+fn grace_signals_from_the_environment() {
+    let mut run = start_env(
+        Mode::Pid1,
+        &["--grace-period", "300ms", "--", &ex("sigprint")],
+        &[("PIDONE_GRACE_SIGNALS", "HUP")],
+    );
+    run.expect_line("ready");
+    run.signal(libc::SIGHUP);
+    run.expect_line("signal 1 ");
+    assert_eq!(run.wait(), 137);
+    let (code, _, stderr) =
+        run_to_end_env(&["--", "true"], &[("PIDONE_GRACE_SIGNALS", "HUP,NOPE")]);
+    assert_eq!(code, 1);
+    assert_eq!(stderr.len(), 1, "{stderr:?}");
+    assert!(stderr[0].contains("PIDONE_GRACE_SIGNALS"), "{stderr:?}");
+}
+
+fn signal_name(sig: i32) -> String {
+    pidone::signals::name(sig).into_owned()
+}
+
+fn run_to_end_env(args: &[&str], env: &[(&str, &str)]) -> (i32, Vec<String>, Vec<String>) {
+    let mut run = start_env(Mode::Pid1, args, env);
+    let code = run.wait();
+    let stdout = run.rest_of_stdout();
+    (code, stdout, run.stderr_lines())
 }
 
 // ---------------------------------------------------------------------------------------------
 // 2. --wait-all
 
 /// The main child (sh) starts a grandchild whose TERM handler takes 0.3 s and then writes a file
-/// (it waits on one `sleep`, started before it says it is ready: a `sleep` started after the
-/// wait-all TERM would never be signalled, and pidone would rightly wait for it until the grace
-/// period),
+/// (it waits on one `sleep`, which has exec'd before the test goes on),
 /// optionally an ignore_term, and exits 7 on SIGUSR1. Returns (exit code, seconds from SIGUSR1 to
 /// pidone's exit, file content, stderr).
 fn wait_all_run(mode: Mode, flags: &[&str], stubborn: bool) -> (i32, f64, String, Vec<String>) {
@@ -185,6 +265,15 @@ fn wait_all_run(mode: Mode, flags: &[&str], stubborn: bool) -> (i32, f64, String
     {
         run.next_line();
     }
+    // The handler's `sleep 1000` must have exec'd: a shell defers a TERM that reaches its forked
+    // child before the exec to the trap it inherited, and the exec then discards it, so the
+    // sleep would outlive the wait-all TERM (the test's race, not pidone's).
+    let sleeping = eventually(TIMEOUT, || {
+        descendants(run.host_pid).iter().any(|(pid, _)| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == b"sleep\x001000\x00")
+        })
+    });
+    assert!(sleeping, "the handler's sleep never started");
     let start = Instant::now();
     run.signal(libc::SIGUSR1);
     let code = run.wait();
@@ -351,6 +440,142 @@ fn forward_to_all_reaches_a_setsid_grandchild() {
     });
 }
 
+/// As PID 1, "all" means pidone's tree, not the namespace: a process entered into the namespace
+/// from outside (`nsenter -p`, as `docker exec` and `kubectl exec` do; its parent is outside)
+/// receives none of the signals `--forward-to all` forwards, nor the grace period's SIGKILL,
+/// while the app and an orphan re-parented to pidone receive them.
+#[test]
+fn forward_to_all_spares_exec_sessions() {
+    let sigprint = ex("sigprint");
+    let mut run = start_env(
+        Mode::Pid1,
+        &[
+            "--forward-to",
+            "all",
+            "--grace-period",
+            "300ms",
+            "--",
+            "sh",
+            "-c",
+            r#"(setsid "$0" &) ; exec "$0""#,
+            &sigprint,
+        ],
+        &[],
+    );
+    let ready = [run.expect_line("ready"), run.expect_line("ready")];
+    // The orphan (its parent subshell has exited) is re-parented to pidone (pid 1).
+    assert!(
+        ready
+            .iter()
+            .any(|l| field(l, "ppid").as_deref() == Some("1")
+                && field(l, "pid").as_deref() != Some("2")),
+        "{ready:?}"
+    );
+    let mut session = Command::new("nsenter");
+    session
+        .args(["-t", &run.host_pid.to_string(), "-p", "--"])
+        .arg(&sigprint);
+    let mut session = adopt_piped(
+        session
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+        true,
+    );
+    let line = session.expect_line("ready");
+    assert_eq!(field(&line, "ppid").as_deref(), Some("0"), "{line}");
+    run.signal(libc::SIGUSR1);
+    run.expect_line("signal 10 ");
+    run.expect_line("signal 10 ");
+    run.signal(libc::SIGTERM);
+    run.expect_line("signal 15 ");
+    run.expect_line("signal 15 ");
+    // Neither the forwarded signals nor the SIGKILL reached the exec session while pidone ran.
+    session.quiet_for(Duration::from_millis(100));
+    assert_eq!(run.wait(), 137);
+    assert_eq!(session.seen.len(), 1, "{:?}", session.seen);
+    // pidone's exit as PID 1 ends the namespace, the exec session with it (the kernel's doing).
+    assert!(session.wait_gone(TIMEOUT));
+    let _ = session.wait();
+}
+
+/// `--wait-all` without /proc (a chroot that does not mount it): pidone cannot list its tree and
+/// signals the main child's process group instead, whose id it keeps after the main child is
+/// reaped. A descendant in that group ends at once, not at the grace period's SIGKILL: as a
+/// subreaper (where nothing else would reach it) and as PID 1.
+#[test]
+fn wait_all_without_proc_signals_the_childs_group() {
+    let root = std::env::temp_dir().join(format!("pidone-noproc-{}", std::process::id()));
+    let (bin, dev) = (root.join("bin"), root.join("dev"));
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&dev).unwrap();
+    std::fs::copy(pidone(), root.join("pidone")).unwrap();
+    std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
+    for applet in ["sh", "sleep"] {
+        let _ = std::os::unix::fs::symlink("busybox", bin.join(applet));
+    }
+    // sh redirects a background job's stdin from /dev/null.
+    let made = Command::new("mknod")
+        .args(["-m", "666"])
+        .arg(dev.join("null"))
+        .args(["c", "1", "3"])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let pidone_args = [
+        "/pidone",
+        "-v",
+        "--wait-all",
+        "--grace-period",
+        "10s",
+        "--",
+        "/bin/sh",
+        "-c",
+        "/bin/sleep 1000 & echo started $!; exit 7",
+    ];
+    let launchers: [&[&str]; 2] = [
+        &["unshare", "--pid", "--fork", "--kill-child", "chroot"],
+        &["chroot"],
+    ];
+    in_parallel(&launchers, 2, |launcher| {
+        let pid1 = launcher.len() > 1;
+        let mut command = Command::new(launcher[0]);
+        command
+            .args(&launcher[1..])
+            .arg(&root)
+            .args(pidone_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut run = adopt_piped(command.spawn().unwrap(), !pid1);
+        let line = run.expect_line("started");
+        let start = Instant::now();
+        let code = run.wait();
+        let took = start.elapsed();
+        let stderr = run.stderr_lines();
+        assert_eq!(code, 7, "{launcher:?}: {line}: {stderr:?}");
+        assert!(
+            took < Duration::from_secs(5),
+            "{launcher:?}: took {took:?}: {stderr:?}"
+        );
+        assert!(
+            stderr
+                .iter()
+                .any(|l| l.contains("--wait-all: sent SIGTERM to the child's process group")),
+            "{stderr:?}"
+        );
+        assert!(
+            stderr
+                .iter()
+                .any(|l| l.contains("cannot list pidone's descendants")),
+            "{stderr:?}"
+        );
+    });
+    let _ = std::fs::remove_dir_all(&root);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. --stop-delay
 
@@ -386,6 +611,28 @@ fn stop_delay_second_term_cuts_it_short() {
     let line = run.next_line();
     assert!(line.starts_with("signal 15 "), "{line}");
     assert!(secs(start.elapsed()) < 1.5, "{:?}", start.elapsed());
+    assert_eq!(run.wait(), 0);
+}
+
+/// Only the first SIGTERM is held: once the delay has released it, the next SIGTERM passes at
+/// once (the app may trap TERM to drain, and a second stop must not wait again).
+#[test]
+fn stop_delay_holds_only_the_first_term() {
+    let mut run = delayed(&["--stop-delay", "500ms"], "USR2");
+    run.signal(libc::SIGTERM);
+    run.quiet_for(Duration::from_millis(300));
+    let line = run.line_within(Duration::from_secs(5)).unwrap();
+    assert!(line.starts_with("signal 15 "), "{line}");
+    let start = Instant::now();
+    run.signal(libc::SIGTERM);
+    let line = run.next_line();
+    assert!(line.starts_with("signal 15 "), "{line}");
+    assert!(
+        secs(start.elapsed()) < 0.4,
+        "held again: {:?}",
+        start.elapsed()
+    );
+    run.signal(libc::SIGUSR2);
     assert_eq!(run.wait(), 0);
 }
 
@@ -753,7 +1000,8 @@ fn json_log_lines_parse_and_carry_the_documented_fields() {
     assert_eq!(escalated["signal"], "\"SIGKILL\"");
     assert_eq!(escalated["after"], "\"SIGTERM\"");
     assert_eq!(escalated["grace_period_ms"], "300");
-    assert!(escalated["target"].contains("pid 2"), "{escalated:?}");
+    assert_eq!(escalated["target"], "\"child\"", "{escalated:?}");
+    assert_eq!(escalated["target_pid"], "2", "{escalated:?}");
     assert_eq!(escalated["level"], "\"warn\"");
     let exited = by_name("child_exited");
     assert_eq!(exited["exit_code"], "137");
@@ -819,6 +1067,82 @@ fn json_at_default_verbosity_and_for_reaped_orphans() {
     for event in reaped {
         assert!(event["pid"].parse::<i32>().unwrap() > 0);
     }
+}
+
+/// `status` means one thing in every event: the code the process passed to exit (3, not the raw
+/// wait status 768); a process killed by a signal has `signo` and `signal` instead. `target` is
+/// a token (`tree`) with the count beside it, not a sentence.
+#[test]
+fn json_status_means_the_exit_code_everywhere() {
+    // Every process ignores SIGUSR2 from the start (with_mask), so the wait-all signal ends
+    // neither orphan: one exits 3, the other kills itself with SIGKILL.
+    let script = r#"(sleep 0.2; exit 3) & (sleep 0.2; exec sh -c 'kill -9 $$') & exit 5"#;
+    let with_mask = example("with_mask");
+    let prefix: Vec<&OsStr> = [with_mask.as_os_str()]
+        .into_iter()
+        .chain(["--ignore", "USR2", "--"].map(OsStr::new))
+        .collect();
+    let args: Vec<&OsStr> = [
+        "--log-format",
+        "json",
+        "-vv",
+        "--wait-all",
+        "--wait-all-signal",
+        "USR2",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]
+    .map(OsStr::new)
+    .to_vec();
+    let mut run = start_with(Mode::Pid1, &prefix, pidone().as_os_str(), &args, &[]);
+    assert_eq!(run.wait(), 5);
+    let stderr = run.stderr_lines();
+    let events = parse_json_lines(&stderr);
+    let named = |name: &str| -> Vec<&HashMap<String, String>> {
+        events
+            .iter()
+            .filter(|e| e["event"] == format!("\"{name}\""))
+            .collect()
+    };
+    let exited = named("child_exited");
+    assert_eq!(exited.len(), 1, "{stderr:?}");
+    assert_eq!(exited[0]["status"], "5");
+    assert_eq!(exited[0]["exit_code"], "5");
+    let reaped = named("zombie_reaped");
+    assert_eq!(reaped.len(), 2, "{stderr:?}");
+    let by_code: Vec<_> = reaped.iter().filter_map(|e| e.get("status")).collect();
+    assert_eq!(by_code, ["3"], "{stderr:?}");
+    let by_signal: Vec<_> = reaped
+        .iter()
+        .filter_map(|e| Some((e.get("signo")?.as_str(), e.get("signal")?.as_str())))
+        .collect();
+    assert_eq!(by_signal, [("9", "\"SIGKILL\"")], "{stderr:?}");
+    let wait_all = named("wait_all");
+    assert_eq!(wait_all.len(), 1, "{stderr:?}");
+    assert_eq!(wait_all[0]["target"], "\"tree\"");
+    // the two subshells, and their `sleep` if they have started it
+    let processes: u32 = wait_all[0]["processes"].parse().unwrap();
+    assert!((2..=4).contains(&processes), "{stderr:?}");
+    let exiting = named("exiting");
+    assert_eq!(exiting[0]["reaped"], "2", "{stderr:?}");
+}
+
+/// A configuration error found once `--log-format json` is known is a JSON `fatal` event whose
+/// `msg` carries no program prefix.
+#[test]
+fn config_errors_after_log_format_json_are_json() {
+    let (code, _, stderr) = run_to_end_env(
+        &["--log-format", "json", "--", "true"],
+        &[("PIDONE_REWRITE", "TERM")],
+    );
+    assert_eq!(code, 1);
+    let events = parse_json_lines(&stderr);
+    assert_eq!(events.len(), 1, "{stderr:?}");
+    assert_eq!(events[0]["event"], "\"fatal\"");
+    let msg = &events[0]["msg"];
+    assert!(msg.starts_with("\"PIDONE_REWRITE: "), "{msg}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -317,27 +317,32 @@ fn descriptors_and_working_directories() {
         adopt(process)
     };
     let mut direct = launch(false);
+    // What the child gets without pidone: whatever the test runner passed down, plus 5 and 7.
     let inherited = direct.expect_line("fds=");
-    assert!(inherited.starts_with("fds=0,1,2,5,7"), "{inherited}");
+    let listed = |line: &str| -> Vec<i32> {
+        field(line, "fds")
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|fd| fd.parse().ok())
+            .collect()
+    };
+    assert!(
+        [0, 1, 2, 5, 7]
+            .iter()
+            .all(|fd| listed(&inherited).contains(fd)),
+        "{inherited}"
+    );
     let mut run = launch(true);
-    wait_until_idle(run.host_pid, 3); // start-up (chdir, closing fds) is over
+    wait_until_idle(run.host_pid); // start-up (chdir, closing fds) is over
     let ids = run.expect_line("cwd=");
     assert_eq!(field(&ids, "cwd").as_deref(), Some("/tmp"), "{ids}");
     assert_eq!(run.expect_line("fds="), inherited);
     run.expect_line("end");
     let cwd = std::fs::read_link(format!("/proc/{}/cwd", run.host_pid)).unwrap();
     assert_eq!(cwd, std::path::Path::new("/"));
-    let mut own: Vec<i32> = std::fs::read_dir(format!("/proc/{}/fd", run.host_pid))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().parse().unwrap())
-        .collect();
-    own.sort();
-    assert_eq!(own.len(), 4, "pidone holds {own:?}");
-    let signalfd = std::fs::read_link(format!("/proc/{}/fd/{}", run.host_pid, own[3])).unwrap();
-    assert!(
-        signalfd.to_string_lossy().contains("signalfd"),
-        "{signalfd:?}"
-    );
+    // pidone itself keeps its standard descriptors and its signalfd, nothing it inherited.
+    let signalfd = signalfd_of(run.host_pid).expect("no signalfd");
+    assert_eq!(open_fds(run.host_pid), [0, 1, 2, signalfd]);
 }
 
 fn adopt(mut process: std::process::Child) -> Run {
@@ -389,7 +394,7 @@ fn subreaper_mode_reaps_orphans() {
 fn idle_means_no_wake_ups() {
     let mut run = pid1(&["--", &ex("sigprint")]);
     run.expect_line("ready");
-    wait_until_idle(run.host_pid, 3);
+    wait_until_idle(run.host_pid);
     let switches = |pid| {
         let status = proc_status(pid);
         let get = |k: &str| status.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap();
@@ -600,7 +605,7 @@ fn a_newline_in_bad_input_stays_on_one_line() {
     assert_eq!(stderr.len(), 1, "{stderr:?}");
     assert!(stderr[0].starts_with("pidone: "), "{stderr:?}");
     assert!(
-        stderr[0].ends_with(": invalid signal 'BAD\\nSIG'"),
+        stderr[0].contains(": invalid signal 'BAD\\nSIG' ("),
         "{stderr:?}"
     );
 }
@@ -709,13 +714,9 @@ fn a_failing_poll_does_not_disarm_the_grace_period() {
     assert_eq!(run.wait_within(Duration::from_secs(10)), 137);
     let took = started.elapsed();
     assert!(took < Duration::from_secs(8), "escalation took {took:?}");
-    assert!(
-        run.stderr_lines()
-            .iter()
-            .any(|l| l.contains("waiting on the signalfd failed")),
-        "{:?}",
-        run.stderr_lines()
-    );
+    // The warning about the fallback is not seen here: with RLIMIT_NOFILE 0 the zero-timeout
+    // poll that must precede every write to stderr fails too, and pidone never writes to a
+    // stderr it cannot see room in (the line is counted as dropped).
 }
 
 /// A script without `#!`: POSIX `execvp` (glibc, so tini and dumb-init) runs it with /bin/sh
@@ -774,4 +775,329 @@ fn a_script_without_shebang_runs_with_bin_sh() {
         "{stderr:?}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A temporary directory holding a FIFO named `passwd`: bound over /etc/passwd in a private
+/// mount namespace, it makes pidone's `--user` look-up wait until the test writes the file.
+struct SlowPasswd {
+    dir: std::path::PathBuf,
+}
+
+impl SlowPasswd {
+    fn new(name: &str) -> SlowPasswd {
+        let dir = std::env::temp_dir().join(format!("pidone-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        nix::unistd::mkfifo(&dir.join("passwd"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        SlowPasswd { dir }
+    }
+
+    fn fifo(&self) -> std::path::PathBuf {
+        self.dir.join("passwd")
+    }
+
+    /// Waits until a reader (pidone's look-up) has the FIFO open, and returns the write end:
+    /// holding it without writing keeps the reader waiting.
+    fn reader_waiting(&self) -> std::fs::File {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = None;
+        let opened = eventually(TIMEOUT, || {
+            // Without a reader, a non-blocking open for writing fails (ENXIO).
+            file = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(self.fifo())
+                .ok();
+            file.is_some()
+        });
+        assert!(opened, "pidone never opened /etc/passwd");
+        file.unwrap()
+    }
+
+    /// Lets the look-up finish: root's entry, then end of file.
+    fn release(file: std::fs::File) {
+        use std::io::Write as _;
+        let mut file = file;
+        file.write_all(b"root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    }
+}
+
+impl Drop for SlowPasswd {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A signal that reaches pidone (PID 1) while its start-up still waits (here inside `--user`'s
+/// /etc/passwd look-up) is not lost: the kernel discards default-action signals sent to a
+/// namespace's PID 1 unless they are blocked, so pidone blocks them first thing in `main`.
+/// The child exits 128+N after printing signal N, so the exit code shows it arrived.
+#[test]
+fn signals_sent_during_a_slow_start_reach_the_child() {
+    let sigprint = ex("sigprint");
+    let cases = [libc::SIGUSR2, libc::SIGTERM];
+    std::thread::scope(|scope| {
+        for sig in cases {
+            let sigprint = &sigprint;
+            scope.spawn(move || {
+                let passwd = SlowPasswd::new(&format!("slow-start-{sig}"));
+                let fifo = passwd.fifo();
+                let prefix: Vec<&OsStr> = [
+                    OsStr::new("sh"),
+                    OsStr::new("-c"),
+                    OsStr::new(r#"mount --bind "$0" /etc/passwd && exec "$@""#),
+                    fifo.as_os_str(),
+                ]
+                .to_vec();
+                let args: Vec<&OsStr> = [
+                    "--user",
+                    "0",
+                    "--",
+                    sigprint,
+                    "--exit-code-on",
+                    "USR2",
+                    "--exit-code-on",
+                    "TERM",
+                ]
+                .map(OsStr::new)
+                .to_vec();
+                let mut run = start_with(Mode::Pid1, &prefix, pidone().as_os_str(), &args, &[]);
+                let writer = passwd.reader_waiting();
+                run.signal(sig);
+                SlowPasswd::release(writer);
+                assert_eq!(run.wait(), 128 + sig, "{:?}", run.stderr_lines());
+            });
+        }
+    });
+}
+
+/// The child's environment is pidone's, byte for byte, also when pidone changes it (`--user`
+/// sets HOME, `LISTEN_PID` naming pidone becomes the child's pid): entries without `=` or with
+/// an empty name, and their order, are kept.
+#[test]
+fn the_environment_passes_whole_when_pidone_changes_it() {
+    let raw_env = example("raw_env");
+    let environment = [
+        "NOEQUALS",
+        "=leading",
+        "A=1",
+        "LISTEN_PID=1",
+        "HOME=/nowhere",
+        "A=1",
+    ];
+    let mut prefix: Vec<&OsStr> = vec![raw_env.as_os_str(), OsStr::new("exec")];
+    prefix.extend(environment.map(OsStr::new));
+    prefix.push(OsStr::new("--"));
+    let cases: [(&[&str], &[&str]); 2] = [
+        (
+            &["--user", "0"],
+            &[
+                "NOEQUALS",
+                "=leading",
+                "A=1",
+                "LISTEN_PID=2",
+                "A=1",
+                "HOME=/root",
+            ],
+        ),
+        (
+            &[],
+            &[
+                "NOEQUALS",
+                "=leading",
+                "A=1",
+                "LISTEN_PID=2",
+                "HOME=/nowhere",
+                "A=1",
+            ],
+        ),
+    ];
+    for (flags, want) in cases {
+        let mut args: Vec<&OsStr> = flags.iter().map(OsStr::new).collect();
+        args.extend([OsStr::new("--"), raw_env.as_os_str(), OsStr::new("print")]);
+        let mut run = start_with(Mode::Pid1, &prefix, pidone().as_os_str(), &args, &[]);
+        run.expect_line("end");
+        assert_eq!(run.wait(), 0);
+        let got: Vec<String> = run
+            .seen
+            .iter()
+            .filter_map(|l| l.strip_prefix("env "))
+            .map(|hex| {
+                let bytes: Vec<u8> = (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                    .collect();
+                String::from_utf8(bytes).unwrap()
+            })
+            .collect();
+        assert_eq!(got, want, "{flags:?}");
+    }
+}
+
+/// A stderr that nobody reads (a stalled log collector) never blocks pidone: at `-vvv` under a
+/// flood of real-time signals every one is still forwarded and every orphan reaped. Once there
+/// is room again, pidone says how many lines it dropped.
+#[test]
+fn a_full_stderr_pipe_never_blocks_pidone() {
+    const ROUNDS: usize = 8;
+    const PER_ROUND: usize = 500;
+    let (stderr_read, stderr_write) = nix::unistd::pipe().unwrap();
+    let script = r#"( "$0" 200 & ) ; exec "$1" --every 500"#;
+    let mut process = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+        .args(pidone_words(&pidone()))
+        .args(["-vvv", "--", "sh", "-c", script])
+        .arg(example("zombie_factory"))
+        .arg(example("sig_counter"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(stderr_write))
+        .spawn()
+        .unwrap();
+    let stdout = process.stdout.take().unwrap();
+    let mut run = common::adopt_process(process, stdout);
+    run.expect_line("ready");
+    let pid = run.host_pid;
+    for round in 1..=ROUNDS {
+        for i in 0..PER_ROUND {
+            assert!(send_signal(pid, 34 + (i % 31) as i32));
+        }
+        // Forwarding goes on although stderr filled up long ago (64 KiB is ~500 lines).
+        run.expect_line_within(
+            &format!("rt={}", round * PER_ROUND),
+            Duration::from_secs(10),
+        );
+    }
+    if !run.seen.iter().any(|l| l == "orphans exited n=200") {
+        run.expect_line("orphans exited n=200");
+    }
+    assert!(
+        eventually(TIMEOUT, || zombies_under(pid) == 0),
+        "zombies left: {:?}",
+        descendants(pid)
+    );
+    // Room again: read what is there, then one more line brings the count of the dropped ones.
+    let (found_tx, found_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let reader = std::io::BufReader::new(std::fs::File::from(stderr_read));
+        for line in reader.lines() {
+            let Ok(line) = line else { break };
+            if line.contains("log lines dropped") {
+                let _ = found_tx.send(line);
+            }
+        }
+    });
+    // Each SIGUSR1 makes pidone log; the first one after the reader made room brings the count.
+    let deadline = Instant::now() + TIMEOUT;
+    let notice = loop {
+        run.signal(libc::SIGUSR1);
+        if let Ok(line) = found_rx.recv_timeout(Duration::from_millis(100)) {
+            break line;
+        }
+        assert!(Instant::now() < deadline, "no count of dropped lines");
+    };
+    assert!(notice.starts_with("[WARN  pidone (1)] "), "{notice}");
+    run.signal(libc::SIGTERM);
+    let counts = run.expect_line("counts ");
+    assert_eq!(run.wait(), 0);
+    let rt: usize = field(&counts, "rt").unwrap().parse().unwrap();
+    assert_eq!(rt, ROUNDS * PER_ROUND, "{counts}");
+}
+
+/// `-p SIG` when the parent dies before pidone arms the parent-death signal (here while
+/// `--user` waits on /etc/passwd): the kernel will never send it, so pidone sees that its parent
+/// changed and acts as if the signal had arrived, forwarding it to the child.
+#[test]
+fn a_parent_that_dies_during_start_up_still_triggers_pdeath_signal() {
+    let passwd = SlowPasswd::new("pdeath");
+    let script = r#"mount --bind "$0" /etc/passwd && { "$@" & echo "pidone=$!"; wait; }"#;
+    let mut launcher = Command::new("unshare");
+    // USR1 blocked from the start (with_mask), so the child holds the forwarded one until it is
+    // ready to print it, however early it comes.
+    launcher
+        .args(["--mount", "sh", "-c", script])
+        .arg(passwd.fifo())
+        .arg(example("with_mask"))
+        .args(["--block", "USR1", "--"])
+        .args(pidone_words(&pidone()))
+        .args(["-v", "-p", "USR1", "--user", "0", "--"])
+        .arg(example("sigprint"))
+        .args(["--exit-code-on", "USR1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut run = adopt_piped(launcher.spawn().unwrap(), true);
+    let pidone_pid: i32 = field(&run.expect_line("pidone="), "pidone")
+        .unwrap()
+        .parse()
+        .unwrap();
+    struct Guard(i32);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            if std::fs::read_link(format!("/proc/{}/exe", self.0)).is_ok_and(|exe| exe == pidone())
+            {
+                kill_tree(self.0);
+                send_signal(self.0, libc::SIGKILL);
+            }
+        }
+    }
+    let _guard = Guard(pidone_pid);
+    let writer = passwd.reader_waiting();
+    let shell = run.host_pid;
+    send_signal(shell, libc::SIGKILL); // pidone's parent dies
+    let _ = run.wait();
+    let ppid = || {
+        let stat = std::fs::read_to_string(format!("/proc/{pidone_pid}/stat")).unwrap_or_default();
+        tree_parent(&stat)
+    };
+    assert!(
+        eventually(TIMEOUT, || ppid() != Some(shell)),
+        "never re-parented"
+    );
+    SlowPasswd::release(writer);
+    run.expect_line("signal 10 ");
+    assert!(
+        eventually(TIMEOUT, || state_of(pidone_pid).is_none_or(|s| s == 'Z')),
+        "pidone did not exit"
+    );
+}
+
+fn tree_parent(stat: &str) -> Option<i32> {
+    pidone::tree::parent_from_stat(stat)
+}
+
+/// `--user` in a user namespace that denies setgroups (`unshare --user --map-root-user`): when
+/// every group pidone holds is one the user asked for, there is nothing to drop and the child
+/// runs; otherwise pidone refuses and says why. Outside such a namespace groups are set as usual.
+#[test]
+fn user_in_a_namespace_that_denies_setgroups() {
+    let cases: [(&str, &[&str], i32, &str); 3] = [
+        ("0", &["unshare", "--user", "--map-root-user"], 0, "0"),
+        (
+            "0,5",
+            &["unshare", "--user", "--map-root-user"],
+            1,
+            "denies setgroups",
+        ),
+        ("0,5", &[], 0, "0"),
+    ];
+    for (held, namespace, code, want) in cases {
+        let mut command = Command::new("setpriv");
+        command
+            .args(["--groups", held, "--"])
+            .args(namespace)
+            .args(pidone_words(&pidone()))
+            .args(["--user", "0:0", "--", "id", "-G"]);
+        let (got, stdout, stderr) = output_within(command, TIMEOUT);
+        assert_eq!(got, code, "{held} {namespace:?}: {stdout:?} {stderr:?}");
+        let text = if code == 0 { &stdout } else { &stderr };
+        assert!(
+            text.len() == 1 && text[0].contains(want),
+            "{held} {namespace:?}: {stdout:?} {stderr:?}"
+        );
+        if code == 0 {
+            assert_eq!(stdout, [want], "{held} {namespace:?}");
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! The child's user and group ids for `--user`: switched completely, then checked.
 
 use nix::errno::Errno;
-use nix::unistd::{Gid, Uid, getresgid, getresuid, setgroups, setresgid, setresuid};
+use nix::unistd::{Gid, Uid, getgroups, getresgid, getresuid, setgroups, setresgid, setresuid};
 
 /// The ids the child switches to before exec (`--user`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,6 +19,8 @@ pub struct Credentials {
 pub enum IdStep {
     /// `setgroups`.
     Groups,
+    /// `setgroups` is denied in this user namespace and pidone holds groups not asked for.
+    GroupsDenied,
     /// `setresgid`.
     Gid,
     /// `setresuid`.
@@ -29,10 +31,11 @@ pub enum IdStep {
 
 /// Switches real, effective and saved ids and the supplementary groups to `credentials`, then
 /// verifies that all three ids changed and, for a non-root target, that root cannot be regained.
-/// Makes only system calls (async-signal-safe): it runs in the child between fork and exec.
+/// It runs in the child between fork and exec (pidone is single-threaded, so reading
+/// `/proc/self/setgroups` there is sound).
 pub fn switch_to(credentials: &Credentials) -> Result<(), (IdStep, Errno)> {
     let (uid, gid) = (credentials.uid, credentials.gid);
-    setgroups(&credentials.groups).map_err(|e| (IdStep::Groups, e))?;
+    set_groups(&credentials.groups)?;
     setresgid(gid, gid, gid).map_err(|e| (IdStep::Gid, e))?;
     setresuid(uid, uid, uid).map_err(|e| (IdStep::Uid, e))?;
     let complete = match (getresuid(), getresgid()) {
@@ -48,4 +51,27 @@ pub fn switch_to(credentials: &Credentials) -> Result<(), (IdStep, Errno)> {
         return Err((IdStep::PartialDrop, Errno::EPERM));
     }
     Ok(())
+}
+
+/// `setgroups(groups)`. In a user namespace whose `/proc/self/setgroups` says `deny` (an
+/// unprivileged `unshare --user`, rootless engines) the call always fails with EPERM; as runc
+/// does, the groups are then left as they are, but only when that drops nothing: every group
+/// pidone holds is one `--user` asked for. Otherwise the switch fails and says why.
+fn set_groups(groups: &[Gid]) -> Result<(), (IdStep, Errno)> {
+    match setgroups(groups) {
+        Err(Errno::EPERM) if setgroups_denied() => {
+            let held = getgroups().map_err(|e| (IdStep::Groups, e))?;
+            if held.iter().all(|gid| groups.contains(gid)) {
+                Ok(())
+            } else {
+                Err((IdStep::GroupsDenied, Errno::EPERM))
+            }
+        }
+        result => result.map_err(|e| (IdStep::Groups, e)),
+    }
+}
+
+/// Whether this user namespace forbids `setgroups` (`/proc/self/setgroups` reads `deny`).
+fn setgroups_denied() -> bool {
+    std::fs::read("/proc/self/setgroups").is_ok_and(|text| text.trim_ascii() == b"deny")
 }

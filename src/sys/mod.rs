@@ -9,6 +9,9 @@
 //! - batched signalfd reads;
 //! - `pidfd_open`, `pidfd_send_signal` and `close_range`, and `_exit`, which nix does not wrap.
 //!
+//! The environment comes from `main`'s third argument ([`environment_from_c`]): the libc crate
+//! declares `environ` for glibc only, and `std::env` drops entries without `=`.
+//!
 //! These modules are the only place allowed to use `unsafe`; each block says why it holds.
 #![allow(unsafe_code)]
 
@@ -20,17 +23,44 @@ pub mod terminal;
 
 use std::ffi::{CStr, c_char, c_int};
 
-pub use fds::{chdir_root, close_inherited_fds};
+use crate::signals::SignalSet;
+
+pub use fds::{StderrWrite, chdir_root, close_inherited_fds, write_stderr_if_room};
 pub use ids::Credentials;
 pub use nix::errno::Errno;
 pub use process::{
-    ChildPlan, ChildStep, Session, exit_now, own_pid, reap_one, set_child_subreaper, spawn,
+    ChildPlan, ChildStep, Session, exit_now, own_pid, parent_pid, process_group_of, reap_one,
+    set_child_subreaper, spawn,
 };
 pub use signals::{
     Received, SIGNAL_BATCH, SignalInfo, SignalSource, kill, pidfd_open, pidfd_send_signal,
     reset_ignored_sigchld, set_parent_death_signal, set_signal_mask,
 };
 pub use terminal::{detach_controlling_tty, stdin_is_tty};
+
+/// What pidone found when it started, captured first thing in `main`, before anything can wait
+/// or fail.
+#[derive(Clone, Copy, Debug)]
+pub struct Startup {
+    /// The signal mask pidone inherited (the child gets it back), or why blocking failed.
+    pub inherited_mask: Result<SignalSet, Errno>,
+    /// pidone's parent at that moment (0 when it is outside pidone's PID namespace).
+    pub parent: i32,
+}
+
+impl Startup {
+    /// Blocks every blockable signal and records the inherited mask and the parent. The kernel
+    /// discards a default-action signal sent to a namespace's PID 1 unless it is blocked, so
+    /// from here on no signal sent during start-up (parsing, `--user` look-ups) is lost: it
+    /// waits, pending, for the signalfd.
+    pub fn begin() -> Startup {
+        let inherited_mask = set_signal_mask(SignalSet::blockable());
+        Startup {
+            inherited_mask,
+            parent: parent_pid(),
+        }
+    }
+}
 
 /// Copies the C `argv` into owned byte strings (arguments need not be UTF-8).
 ///
@@ -49,4 +79,26 @@ pub unsafe fn args_from_c(argc: c_int, argv: *const *const c_char) -> Vec<Vec<u8
         args.push(unsafe { CStr::from_ptr(ptr) }.to_bytes().to_vec());
     }
     args
+}
+
+/// Copies the C `envp` (main's third argument) into owned byte strings, every entry exactly as
+/// it is: entries without `=` or with an empty name included, which `std::env::vars_os` drops.
+///
+/// # Safety
+/// `envp` must be null or point to a null-terminated array of valid NUL-terminated strings.
+pub unsafe fn environment_from_c(envp: *const *const c_char) -> Vec<Vec<u8>> {
+    let mut entries = Vec::new();
+    if envp.is_null() {
+        return entries;
+    }
+    for i in 0.. {
+        // SAFETY: the array is null-terminated (caller's contract), and reading stops there.
+        let ptr = unsafe { *envp.add(i) };
+        if ptr.is_null() {
+            break;
+        }
+        // SAFETY: each entry is a valid NUL-terminated string (caller's contract).
+        entries.push(unsafe { CStr::from_ptr(ptr) }.to_bytes().to_vec());
+    }
+    entries
 }

@@ -11,11 +11,22 @@ use nix::unistd::{AccessFlags, ForkResult, Pid, access, execv, execve, execvp, e
 
 use super::ids::{self, Credentials, IdStep};
 use super::{signals, terminal};
+use crate::environment::ChildEnvironment;
 use crate::signals::SignalSet;
 
 /// pidone's process id.
 pub fn own_pid() -> i32 {
     nix::unistd::getpid().as_raw()
+}
+
+/// pidone's parent process id (0 when the parent is outside pidone's PID namespace).
+pub fn parent_pid() -> i32 {
+    nix::unistd::getppid().as_raw()
+}
+
+/// The process group of `pid`, or why it cannot be read (ESRCH: gone).
+pub fn process_group_of(pid: i32) -> Result<i32, Errno> {
+    nix::unistd::getpgid(Some(Pid::from_raw(pid))).map(Pid::as_raw)
 }
 
 /// Ends the process at once with `code`: no atexit handlers, nothing to flush (every log line
@@ -64,10 +75,8 @@ pub enum Session {
 pub struct ChildPlan<'a> {
     /// Program and arguments (`argv[0]` is looked up in PATH like execvp).
     pub argv: &'a [CString],
-    /// Complete environment, or `None` to pass pidone's own unchanged.
-    pub envp: Option<&'a [CString]>,
-    /// Index in `envp` of a `LISTEN_PID` entry to rewrite to the child's own pid.
-    pub listen_pid_index: Option<usize>,
+    /// The child's environment, or `None` to pass pidone's own unchanged.
+    pub environment: Option<&'a ChildEnvironment>,
     /// Process group or new session.
     pub session: Session,
     /// The signal mask to restore (what pidone inherited).
@@ -94,26 +103,35 @@ pub enum ChildStep {
 }
 
 impl ChildStep {
-    const ALL: [ChildStep; 8] = [
-        ChildStep::Fork,
-        ChildStep::Session,
-        ChildStep::Signals,
-        ChildStep::Ids(IdStep::Groups),
-        ChildStep::Ids(IdStep::Gid),
-        ChildStep::Ids(IdStep::Uid),
-        ChildStep::Ids(IdStep::PartialDrop),
-        ChildStep::Exec,
-    ];
-
-    fn from_byte(byte: u8) -> ChildStep {
-        Self::ALL
-            .get(usize::from(byte))
-            .copied()
-            .unwrap_or(ChildStep::Exec)
+    /// The step as one byte on the report pipe.
+    fn to_byte(self) -> u8 {
+        match self {
+            ChildStep::Fork => 0,
+            ChildStep::Session => 1,
+            ChildStep::Signals => 2,
+            ChildStep::Ids(IdStep::Groups) => 3,
+            ChildStep::Ids(IdStep::GroupsDenied) => 4,
+            ChildStep::Ids(IdStep::Gid) => 5,
+            ChildStep::Ids(IdStep::Uid) => 6,
+            ChildStep::Ids(IdStep::PartialDrop) => 7,
+            ChildStep::Exec => 8,
+        }
     }
 
-    fn to_byte(self) -> u8 {
-        Self::ALL.iter().position(|&s| s == self).unwrap_or(7) as u8
+    /// The step a report byte names; an unknown byte (which the child never writes) is read as
+    /// the exec step, whose exit code depends only on the errno.
+    fn from_byte(byte: u8) -> ChildStep {
+        match byte {
+            0 => ChildStep::Fork,
+            1 => ChildStep::Session,
+            2 => ChildStep::Signals,
+            3 => ChildStep::Ids(IdStep::Groups),
+            4 => ChildStep::Ids(IdStep::GroupsDenied),
+            5 => ChildStep::Ids(IdStep::Gid),
+            6 => ChildStep::Ids(IdStep::Uid),
+            7 => ChildStep::Ids(IdStep::PartialDrop),
+            _ => ChildStep::Exec,
+        }
     }
 }
 
@@ -193,20 +211,8 @@ fn child_setup(plan: &ChildPlan<'_>, program: &CString) -> (ChildStep, Errno) {
     if let Err(error) = session {
         return (ChildStep::Session, error);
     }
-    let mut listen_pid = *b"LISTEN_PID=\0\0\0\0\0\0\0\0\0\0\0\0";
-    let mut envp: Vec<&CStr> = plan
-        .envp
-        .unwrap_or_default()
-        .iter()
-        .map(AsRef::as_ref)
-        .collect();
-    if let Some(slot) = plan.listen_pid_index.and_then(|index| envp.get_mut(index)) {
-        let digits = listen_pid.get_mut(11..22).unwrap_or_default();
-        write_decimal(own_pid(), digits);
-        if let Ok(entry) = CStr::from_bytes_until_nul(&listen_pid) {
-            *slot = entry;
-        }
-    }
+    // The child's own pid is known only here, after the fork (LISTEN_PID).
+    let environment = plan.environment.map(|env| env.for_child(own_pid()));
     if let Some(credentials) = plan.credentials
         && let Err((step, error)) = ids::switch_to(credentials)
     {
@@ -220,15 +226,15 @@ fn child_setup(plan: &ChildPlan<'_>, program: &CString) -> (ChildStep, Errno) {
     if let Err(error) = signals::set_signal_mask(plan.mask) {
         return (ChildStep::Signals, error);
     }
-    let Err(error) = exec(program, plan.argv, plan.envp.map(|_| envp.as_slice()));
+    let Err(error) = exec(program, plan.argv, environment.as_deref());
     if error == Errno::ENOEXEC {
-        exec_with_shell(program, plan.argv, plan.envp.map(|_| envp.as_slice()));
+        exec_with_shell(program, plan.argv, environment.as_deref());
     }
     (ChildStep::Exec, error)
 }
 
 /// `execvp`, or `execvpe` with an environment.
-fn exec(program: &CStr, argv: &[CString], envp: Option<&[&CStr]>) -> Result<Infallible, Errno> {
+fn exec(program: &CStr, argv: &[CString], envp: Option<&[CString]>) -> Result<Infallible, Errno> {
     match envp {
         Some(envp) => execvpe(program, argv, envp),
         None => execvp(program, argv),
@@ -238,7 +244,7 @@ fn exec(program: &CStr, argv: &[CString], envp: Option<&[&CStr]>) -> Result<Infa
 /// POSIX `execvp` on ENOEXEC (a script without `#!`): run it with `/bin/sh`, as glibc (and so
 /// tini and dumb-init) do and musl does not. Returns only if that is impossible (no `/bin/sh`),
 /// and then the caller reports the original ENOEXEC.
-fn exec_with_shell(program: &CStr, argv: &[CString], envp: Option<&[&CStr]>) {
+fn exec_with_shell(program: &CStr, argv: &[CString], envp: Option<&[CString]>) {
     let path_variable = match envp {
         Some(envp) => envp
             .iter()
@@ -274,48 +280,29 @@ fn script_path(program: &CStr, path_variable: Option<&[u8]>) -> Option<CString> 
     })
 }
 
-/// Writes `value` as decimal digits followed by NULs into `out` (no allocation).
-fn write_decimal(value: i32, out: &mut [u8]) {
-    let mut digits = [0u8; 10];
-    let mut n = value.unsigned_abs();
-    let mut len = 0;
-    loop {
-        if let Some(slot) = digits.get_mut(len) {
-            *slot = b'0' + (n % 10) as u8;
-        }
-        len += 1;
-        n /= 10;
-        if n == 0 || len == digits.len() {
-            break;
-        }
-    }
-    for (i, slot) in out.iter_mut().enumerate() {
-        *slot = if i < len {
-            digits.get(len - 1 - i).copied().unwrap_or(b'0')
-        } else {
-            0
-        };
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn decimal_writer_pads_with_nul() {
-        let mut out = [0xffu8; 11];
-        write_decimal(4_194_304, &mut out);
-        assert_eq!(&out, b"4194304\0\0\0\0");
-        write_decimal(1, &mut out);
-        assert_eq!(out.get(..2), Some(&b"1\0"[..]));
-    }
-
-    #[test]
     fn child_steps_survive_the_report_pipe() {
-        for step in ChildStep::ALL {
+        let steps = [
+            ChildStep::Fork,
+            ChildStep::Session,
+            ChildStep::Signals,
+            ChildStep::Ids(IdStep::Groups),
+            ChildStep::Ids(IdStep::GroupsDenied),
+            ChildStep::Ids(IdStep::Gid),
+            ChildStep::Ids(IdStep::Uid),
+            ChildStep::Ids(IdStep::PartialDrop),
+            ChildStep::Exec,
+        ];
+        let bytes: std::collections::BTreeSet<u8> = steps.iter().map(|s| s.to_byte()).collect();
+        assert_eq!(bytes.len(), steps.len(), "two steps share a byte");
+        for step in steps {
             assert_eq!(ChildStep::from_byte(step.to_byte()), step);
         }
+        assert_eq!(ChildStep::from_byte(200), ChildStep::Exec);
     }
 
     #[test]

@@ -277,13 +277,30 @@ fn read_syscall_number() -> libc::c_long {
     }
 }
 
-/// Waits until pidone sits in `read(2)` on its signalfd (fd `fd`), i.e. has finished start-up.
-pub fn wait_until_idle(pid: i32, fd: i32) {
-    let want = format!("{} {fd:#x} ", read_syscall_number());
+/// pidone's signalfd: the descriptor of `pid` whose `/proc/PID/fdinfo` has a `sigmask:` line
+/// (its number depends on what the test runner leaves open, so it is looked up, not assumed).
+pub fn signalfd_of(pid: i32) -> Option<i32> {
+    std::fs::read_dir(format!("/proc/{pid}/fdinfo"))
+        .ok()?
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .find(|fd| {
+            std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"))
+                .is_ok_and(|info| info.lines().any(|l| l.starts_with("sigmask:")))
+        })
+}
+
+/// Waits until pidone sits in `read(2)` on its signalfd, i.e. has finished start-up.
+pub fn wait_until_idle(pid: i32) {
+    let number = read_syscall_number();
     let idle = eventually(TIMEOUT, || {
-        std::fs::read_to_string(format!("/proc/{pid}/syscall")).is_ok_and(|s| s.starts_with(&want))
+        signalfd_of(pid).is_some_and(|fd| {
+            let want = format!("{number} {fd:#x} ");
+            std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+                .is_ok_and(|s| s.starts_with(&want))
+        })
     });
-    assert!(idle, "pidone never blocked in read on fd {fd}");
+    assert!(idle, "pidone never blocked in read on its signalfd");
 }
 
 impl Run {
@@ -400,13 +417,41 @@ impl Run {
 }
 
 impl Drop for Run {
+    /// Ends everything the test started, pass or fail: the launcher, pidone and every process
+    /// below them (as a subreaper pidone keeps orphans in its tree; a test that fails by timeout
+    /// must not leave its workload running).
     fn drop(&mut self) {
+        // Only while the launcher is unreaped: a reaped pid may belong to another test by now.
         if self.exit.is_none() {
+            kill_tree(self.process.id() as i32);
             // SAFETY: kill takes plain integers; SIGKILL of PID 1 ends the whole namespace.
             unsafe { libc::kill(self.host_pid, libc::SIGKILL) };
             let _ = self.process.kill();
             let _ = self.process.wait();
         }
+    }
+}
+
+/// SIGKILLs every descendant of `root` (not `root` itself): first SIGSTOPs them until a look at
+/// /proc finds no new one (a stopped process cannot fork), so none escapes by forking late.
+pub fn kill_tree(root: i32) {
+    let mut stopped: Vec<i32> = Vec::new();
+    for _ in 0..100 {
+        let new: Vec<i32> = descendants(root)
+            .into_iter()
+            .map(|(pid, _)| pid)
+            .filter(|pid| !stopped.contains(pid))
+            .collect();
+        if new.is_empty() {
+            break;
+        }
+        for &pid in &new {
+            send_signal(pid, libc::SIGSTOP);
+        }
+        stopped.extend(new);
+    }
+    for pid in stopped {
+        send_signal(pid, libc::SIGKILL);
     }
 }
 
