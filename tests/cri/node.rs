@@ -11,8 +11,9 @@
 //!
 //! The clean-up runs at exit (`atexit`, also after a failed test): containerd gets SIGTERM,
 //! then every process left in the cgroup or naming the directory (shims, containers) gets
-//! SIGKILL, mounts under the directory are unmounted, the cgroups and the directory removed. A
-//! run that was killed before it could clean up is cleaned by the next one (`remove_stale`).
+//! SIGKILL, mounts under the directory are unmounted, the cgroups, the sockets of killed shims
+//! and the directory removed. A run that was killed before it could clean up is cleaned by the
+//! next one (`remove_stale`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
