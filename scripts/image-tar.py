@@ -54,7 +54,7 @@ config = as_json(
         "architecture": "amd64",
         "os": "linux",
         "created": created,
-        "config": {"Entrypoint": ["/pidone"]},
+        "config": {"Entrypoint": ["/pidone"], "Cmd": ["-P"]},
         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + digest(layer)]},
         "history": [{"created": created, "created_by": "scripts/release: /pidone"}],
     }
