@@ -771,18 +771,23 @@ fn figure_problems(readme: &str, sources: &[Source], size: f64) -> Vec<String> {
                 problems.extend(table.problems);
             }
         }
-        let mut text = figure_text(&body);
-        // Cells of tables quoted from the results are checked above as cells.
-        if linked.iter().any(|s| s.link == BENCH_RESULTS) {
-            let quoted: Vec<String> = tables(&body)
-                .into_iter()
-                .flat_map(|(_, rows)| rows)
-                .map(|r| r.join(" | "))
-                .collect();
-            for row in quoted {
-                text = text.replace(&row, " ");
-            }
-        }
+        // Rows of a table quoted from the results are checked above, cell by cell.
+        let metrics: BTreeSet<String> = linked
+            .iter()
+            .filter(|s| s.link == BENCH_RESULTS)
+            .flat_map(|s| tables(&s.text))
+            .flat_map(|(_, rows)| rows)
+            .map(|row| row[0].replace("**", ""))
+            .collect();
+        let unquoted: String = body
+            .lines()
+            .filter(|l| {
+                !(l.trim_start().starts_with('|')
+                    && metrics.contains(&cells(l)[0].replace("**", "")))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let text = figure_text(&unquoted);
         for figure in figures(&text) {
             let as_size = UNITS
                 .iter()
@@ -804,16 +809,14 @@ fn figure_problems(readme: &str, sources: &[Source], size: f64) -> Vec<String> {
                 quoting.insert(source.link);
                 continue;
             }
-            {
-                problems.push(format!(
-                    "section {title:?}: {} {} is neither this build's size ({size} bytes, ±{}%) \
+            problems.push(format!(
+                "section {title:?}: {} {} is neither this build's size ({size} bytes, ±{}%) \
                      nor quoted from a dated results file the section links ({BENCH_RESULTS}, \
                      {TESTING})",
-                    figure.number,
-                    figure.unit,
-                    SIZE_TOLERANCE * 100.0
-                ));
-            }
+                figure.number,
+                figure.unit,
+                SIZE_TOLERANCE * 100.0
+            ));
         }
         for source in sources.iter().filter(|s| quoting.contains(s.link)) {
             if !body.contains(&source.date) {
