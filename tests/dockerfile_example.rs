@@ -1,7 +1,9 @@
 //! Checks `Dockerfile.example` without Docker (no base image can be pulled here): every
 //! instruction is a real Dockerfile instruction, there is a `builder` stage and a final stage,
-//! the final stage runs pidone as `/init` through an exec-form `ENTRYPOINT ["/init", "--"]`, and
-//! its build command is the README's. `tests/docker.rs` builds the final stage for real.
+//! the final stage runs pidone as `/init` through an exec-form `ENTRYPOINT ["/init", "--"]`, its
+//! build command is the README's, its comments say that the builder needs a registry and show the
+//! offline route through this version's release image, and `.dockerignore` keeps `target/` and
+//! `.git` out of the build context. `tests/docker.rs` builds the final stage for real.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::path::Path;
@@ -347,6 +349,9 @@ fn comments_cover_stop_timeout_healthcheck_and_non_root() {
         "non-root",
         "--user",
         "Exec form",
+        "rust:1-alpine",
+        "registry",
+        ".dockerignore",
     ] {
         assert!(
             file.comments.contains(needle),
@@ -374,6 +379,133 @@ fn build_command_matches_the_readme() {
         readme_cmds.iter().any(|c| c == BUILD),
         "README.md must show the build command `{BUILD}` on a line of its own, as \
          Dockerfile.example runs it; README lines with it: {readme_cmds:?}"
+    );
+}
+
+#[test]
+fn offline_route_names_this_versions_release_image() {
+    let version = env!("CARGO_PKG_VERSION");
+    let comments = example().comments;
+    for needle in [
+        format!("docker load -i pidone-{version}-image.tar"),
+        format!("Loaded image: pidone:{version}"),
+        format!("COPY --from=pidone:{version} /pidone /init"),
+    ] {
+        assert!(
+            comments.contains(&needle),
+            "Dockerfile.example's comments should show the offline route with `{needle}`"
+        );
+    }
+    // The tar name is the one scripts/release writes.
+    let release = load("scripts/release");
+    assert!(
+        release.contains("-image.tar"),
+        "scripts/release no longer writes a *-image.tar"
+    );
+}
+
+/// The `docker build` command lines for Dockerfile.example in `text` (comment marks and prompts
+/// removed, whitespace collapsed).
+fn docker_build_commands(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| {
+            l.trim()
+                .trim_start_matches('#')
+                .trim()
+                .trim_start_matches('$')
+        })
+        .filter(|l| l.contains("docker build") && l.contains("Dockerfile.example"))
+        .map(|l| normalize(l.split(" #").next().unwrap_or(l).trim_matches('`')))
+        .collect()
+}
+
+/// Whether a `.dockerignore` pattern list leaves out the top-level entry `name` (exact names and
+/// the `name/`, `/name` and `name/**` spellings; Docker anchors patterns at the context's root).
+fn ignores(patterns: &[&str], name: &str) -> bool {
+    patterns.iter().any(|p| {
+        let p = p.trim_start_matches('/');
+        p == name || p.strip_suffix('/') == Some(name) || p.strip_suffix("/**") == Some(name)
+    })
+}
+
+/// Bytes under `dir`, leaving out the top-level entries in `skip`; symlinks are not followed.
+fn tree_size(dir: &Path, skip: &[&str]) -> u64 {
+    fn walk(path: &Path) -> u64 {
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
+            return 0;
+        };
+        if !meta.is_dir() {
+            return meta.len();
+        }
+        std::fs::read_dir(path)
+            .map(|entries| entries.flatten().map(|e| walk(&e.path())).sum())
+            .unwrap_or(0)
+    }
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| !skip.contains(&e.file_name().to_string_lossy().as_ref()))
+        .map(|e| walk(&e.path()))
+        .sum()
+}
+
+#[test]
+fn dockerignore_keeps_target_and_git_out_of_the_readmes_build_context() {
+    let text = load(".dockerignore");
+    let patterns: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    assert!(
+        !patterns.iter().any(|p| p.starts_with('!')),
+        "an exception in .dockerignore could bring target/ back: {patterns:?}"
+    );
+    for name in ["target", ".git"] {
+        assert!(
+            ignores(&patterns, name),
+            ".dockerignore must leave out {name}: {patterns:?}"
+        );
+    }
+    assert!(!ignores(&["targets"], "target"), "control: another name");
+
+    // The README builds the example from the repository's root, where .dockerignore applies, with
+    // the command the Dockerfile's own header gives.
+    let ours = docker_build_commands(&load("Dockerfile.example"));
+    assert_eq!(
+        ours.len(),
+        1,
+        "one docker build command in Dockerfile.example: {ours:?}"
+    );
+    assert!(
+        ours[0].ends_with(" ."),
+        "the build context is the repository's root: {ours:?}"
+    );
+    let readme = docker_build_commands(&load("README.md"));
+    assert!(
+        readme.contains(&ours[0]),
+        "README.md should show `{}`; it shows {readme:?}",
+        ours[0]
+    );
+
+    // What the context holds with and without the file (target/ exists: this test was built).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let with = tree_size(
+        root,
+        &patterns
+            .iter()
+            .map(|p| p.trim_matches('/'))
+            .collect::<Vec<_>>(),
+    );
+    let without = tree_size(root, &[]);
+    println!("build context: {with} bytes with .dockerignore, {without} bytes without");
+    assert!(
+        with < 8 << 20,
+        "the build context should be the sources only (a few MB), not {with} bytes"
+    );
+    assert!(
+        without > with,
+        "control: target/ and .git add to the context"
     );
 }
 
@@ -414,5 +546,9 @@ fn parser_rejects_what_it_should() {
             "    $ cargo build --release --target x86_64-unknown-linux-musl  # static\n"
         ),
         [BUILD]
+    );
+    assert_eq!(
+        docker_build_commands("#   docker build -f Dockerfile.example -t demo .   # builds\n"),
+        ["docker build -f Dockerfile.example -t demo ."]
     );
 }
