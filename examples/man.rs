@@ -120,8 +120,11 @@ const SIGNALS: &[(&str, &str)] = &[
         "SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGCONT, SIGTSTP, \
          SIGWINCH, SIGURG, SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGSTKFLT, 32, \
          33, SIGRTMIN (34) to SIGRTMAX (64)",
-        "Forwarded by number (after --rewrite) to the child, its process group, or every \
-         process (--forward-to).",
+        "Forwarded by number (after --rewrite) to the child, its process group, or pidone's \
+         whole tree (--forward-to all: its descendants and the orphans it adopted, never a \
+         process such as docker exec starts in the container from outside). The received \
+         signal, before any rewrite, decides whether --grace-period starts: SIGTERM and SIGINT \
+         unless --grace-signals names others.",
     ),
     (
         "SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS",
@@ -165,7 +168,8 @@ const EXIT_STATUS: &[(&str, &str)] = &[
     ),
     (
         "",
-        "Each failure prints one line on stderr: pidone: <what>: <why>.",
+        "Each failure prints one line on stderr, <program>: <what>: <why>, with the name \
+         pidone was invoked as; usage errors end with a hint to try --help.",
     ),
 ];
 

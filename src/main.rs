@@ -3,7 +3,7 @@
 //! `#![no_main]`: musl's start-up code calls the C `main` below directly, so Rust's runtime
 //! start-up (`lang_start`) never runs. That start-up sets SIGPIPE to SIG_IGN before `main`, and
 //! the child would inherit that ignored SIGPIPE: a PID 1 must hand its child exactly the signal
-//! dispositions it inherited (see the README's "Dependencies" section for the alternatives).
+//! dispositions it inherited (docs/design.md, "Why `#![no_main]`", weighs the alternatives).
 #![no_main]
 
 use std::ffi::{c_char, c_int};

@@ -2,7 +2,7 @@
 //!
 //! nix's `User`/`Group` lookups and `getgrouplist` call musl, which reads `/etc/passwd` and
 //! `/etc/group` itself, so names work in the static binary and any image. Numeric ids always
-//! work. runc's rules (documented in the README):
+//! work. runc's rules (documented in docs/design.md, "What the child gets"):
 //! - USER is a name or uid; a uid missing from /etc/passwd runs with gid 0 and HOME=/, as runc
 //!   does for `docker run --user 1000`.
 //! - Without GROUP: primary gid from /etc/passwd, supplementary groups = the primary gid plus every
