@@ -660,10 +660,13 @@ impl Drop for RemoveOnDrop {
 
 /// The crate as `cargo install pidone` gets it: `cargo package` makes the .crate that crates.io
 /// would serve, it is unpacked outside this repository (as Cargo unpacks a download under
-/// `$CARGO_HOME/registry/src`), and `cargo install` builds it from a directory outside the
-/// repository with a user's environment, so neither this repository's `.cargo/config.toml` nor
-/// its `.git` takes part. The installed pidone must be static, print the version line without
-/// a commit, and work as PID 1.
+/// `$CARGO_HOME/registry/src`), and `cargo install` builds it there with a user's environment.
+/// Outside, because `cargo install --path` applies the Cargo config of the package's directory
+/// and its parents (this repository's `.cargo/config.toml` for a package under `target/`), which
+/// a crates.io install never sees. The directory is made a git checkout of its own, as when
+/// `$CARGO_HOME` sits in a dotfiles repository: its commit must not end up in pidone's version
+/// line. The installed pidone must be static, print the version line without a commit, and work
+/// as PID 1.
 ///
 /// `cargo package --no-verify`: verifying would build the packaged crate once more (in debug),
 /// and the `cargo install` below builds exactly that crate anyway, for the release target.
@@ -688,12 +691,26 @@ fn cargo_package_then_cargo_install_gives_a_static_pidone_that_runs_as_pid_1() {
     for parent in dir.ancestors() {
         let config = parent.join(".cargo/config.toml");
         assert!(!config.exists(), "{} would apply", config.display());
-        assert!(
-            !parent.join(".git").exists(),
-            "{} is in a git checkout",
-            dir.display()
-        );
     }
+    // Some other repository around the unpacked crate, with a commit.
+    let git = |args: &[&str]| {
+        let mut all = vec!["-C", dir.to_str().unwrap()];
+        all.extend_from_slice(args);
+        ok("git", &all, &dir).stdout
+    };
+    git(&["init", "-q"]);
+    git(&[
+        "-c",
+        "user.name=test",
+        "-c",
+        "user.email=test@example.invalid",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "not pidone",
+    ]);
+    let other_commit = git(&["rev-parse", "--short=7", "HEAD"]);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let long = Duration::from_secs(600);
 
@@ -796,11 +813,11 @@ fn cargo_package_then_cargo_install_gives_a_static_pidone_that_runs_as_pid_1() {
     // not take the one of a repository it may sit in).
     let version = run(Command::new(&bin).arg("--version"), TIMEOUT);
     assert!(version.ok(), "{version:?}");
-    assert_eq!(version.stdout, format!("tini version {VERSION}_pidone\n"));
-    assert_ne!(
-        version.stdout.trim_end(),
-        expected_version_line(),
-        "a build from the checkout has the commit"
+    assert_eq!(
+        version.stdout,
+        format!("tini version {VERSION}_pidone\n"),
+        "the commit of the repository around the crate is {}",
+        other_commit.trim()
     );
 
     // As PID 1: the exit code passes through, and a TERM sent to pidone reaches the command.
