@@ -513,17 +513,19 @@ fn docker_pulls_each_platform_and_copy_from_builds(ctx: &Ctx) {
     let scratch = ctx.subdir("docker");
     let (host_platform, host_arch) = &ctx.host;
 
-    // A foreign platform first: `--platform` picks its image from the index.
+    // A foreign platform first: `--platform` picks its image from the index (`linux/arm64`, as
+    // users write it, is the index's linux/arm64/v8).
     for (platform, arch) in &ctx.foreign {
-        let pulled = docker.run(&["pull", "--platform", platform, &ctx.reference], TIMEOUT);
-        assert!(pulled.ok(), "docker pull --platform {platform}: {pulled:?}");
+        let request = os_arch(platform);
+        let pulled = docker.run(&["pull", "--platform", &request, &ctx.reference], TIMEOUT);
+        assert!(pulled.ok(), "docker pull --platform {request}: {pulled:?}");
         let json = docker_inspect(&ctx.reference, "{{json .}}");
         let id = docker_inspect(&ctx.reference, "{{.Id}} {{.Os}}/{{.Architecture}}");
-        println!("docker pull --platform {platform}: {id}");
+        println!("docker pull --platform {request}: {id}");
         assert_eq!(
             id,
-            format!("{} {}", ctx.config(platform), os_arch(platform)),
-            "docker pull --platform {platform} did not give its image"
+            format!("{} {request}", ctx.config(platform)),
+            "docker pull --platform {request} did not give the {platform} image"
         );
         if let Some(variant) = platform.split('/').nth(2) {
             assert!(
@@ -536,7 +538,7 @@ fn docker_pulls_each_platform_and_copy_from_builds(ctx: &Ctx) {
             &[
                 "create",
                 "--platform",
-                platform,
+                &request,
                 "--name",
                 &container.name,
                 "--label",
@@ -713,9 +715,10 @@ fn podman_pulls_each_platform(ctx: &Ctx) {
     let podman = &store.engine;
     let platforms = std::iter::once(&ctx.host).chain(&ctx.foreign);
     for (i, (platform, arch)) in platforms.enumerate() {
+        let request = os_arch(platform);
         let mut args = vec!["pull", "-q", "--tls-verify=false"];
         if i > 0 {
-            args.extend(["--platform", platform]);
+            args.extend(["--platform", &request]);
         }
         args.push(&ctx.reference);
         let pulled = podman.run(&args, TIMEOUT);
@@ -888,17 +891,18 @@ impl Drop for CtrMount<'_> {
 fn containerd_pulls_the_foreign_platforms(ctx: &Ctx) {
     let containerd = Containerd::start(ctx.dir.join("containerd"));
     for (platform, arch) in &ctx.foreign {
+        let request = os_arch(platform);
         let out = containerd.ctr_ok(&[
             "images",
             "pull",
             "--plain-http",
             "--platform",
-            platform,
+            &request,
             &ctx.reference,
         ]);
         assert!(
-            out.contains(&format!("unpacking {}", os_arch(platform))),
-            "ctr pull --platform {platform} did not unpack that platform: {out}"
+            out.contains(&format!("unpacking {request}")),
+            "ctr pull --platform {request} did not unpack that platform: {out}"
         );
         let target = ctx.subdir(&format!("ctr-mount-{arch}"));
         let target_text = target.to_string_lossy().into_owned();
@@ -906,7 +910,7 @@ fn containerd_pulls_the_foreign_platforms(ctx: &Ctx) {
             "images",
             "mount",
             "--platform",
-            platform,
+            &request,
             &ctx.reference,
             &target_text,
         ]);
