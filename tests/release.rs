@@ -1,18 +1,23 @@
 //! The release artifacts of `scripts/release`, checked the way users use them: checksums with
 //! `sha256sum -c`, the static binaries' version line, the .deb's contents, lintian, an install
-//! into a scratch root, the image through `docker load` and `COPY --from`, the man page through
-//! `man`, and a second build in another directory that must give identical files.
+//! into a scratch root, the image tar's index (one image per architecture) and `docker load` +
+//! `COPY --from`, the man page through `man`, a second build in another directory that must
+//! give identical files, and the crate as `cargo install` gets it.
 //!
-//! `scripts/release` builds the committed tree (HEAD), not the working tree. The tests run only
-//! with `PIDONE_RELEASE_TESTS=1` (set by `scripts/test`), because they build pidone twice more;
-//! without it each says so and returns. They need what `scripts/setup` installs (dpkg-dev,
-//! lintian, man-db, busybox-static) and a Docker engine for the image test (skipped without one
-//! unless `PIDONE_REQUIRE_DOCKER=1`).
+//! `scripts/release` builds the committed tree (HEAD), not the working tree; the build is shared
+//! with tests/registry.rs (tests/release/shared.rs). The tests run only with
+//! `PIDONE_RELEASE_TESTS=1` (set by `scripts/test`), because they build pidone several times
+//! more; without it each says so and returns. They need what `scripts/setup` installs (dpkg-dev,
+//! lintian, man-db, busybox-static, python3) and a Docker engine for the image test (skipped
+//! without one unless `PIDONE_REQUIRE_DOCKER=1`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
-#![allow(unsafe_code)] // atexit() in the Docker harness (not used here, compiled with it)
+#![allow(unsafe_code)] // atexit() in the Docker harness, kill() in the PID 1 harness
 
+mod common;
 #[path = "docker/harness.rs"]
 mod harness;
+#[path = "release/shared.rs"]
+mod shared;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -21,83 +26,31 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use harness::{Container, LABEL, Output, docker, run, run_id};
+use shared::{REPO, Release, VERSION};
 
-const VERSION: &str = env!("CARGO_PKG_VERSION");
-const REPO: &str = env!("CARGO_MANIFEST_DIR");
-
-/// One release build may take this long (it compiles pidone and the man page generator).
-const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 /// Any other command (lintian, man, dpkg, docker) may take this long.
 const TIMEOUT: Duration = Duration::from_secs(120);
 
-/// A finished `scripts/release` run.
-struct Release {
-    /// OUTDIR, holding the artifacts.
-    out: PathBuf,
-    /// Directory the tests may use for scratch files.
-    scratch: PathBuf,
-    /// The parent under which the script made its temporary build directory.
-    workdir: PathBuf,
+/// A directory for this test binary's scratch files (emptied once per run).
+fn scratch(name: &str) -> PathBuf {
+    static ONCE: OnceLock<PathBuf> = OnceLock::new();
+    let dir = ONCE.get_or_init(|| {
+        let dir = shared::base().join("release-scratch");
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    });
+    let dir = dir.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
-static FIRST: OnceLock<Result<Release, String>> = OnceLock::new();
-
-fn base() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("release-test")
-}
-
-/// Runs `scripts/release OUT` with its temporary build directory under `workdir`.
-fn build_release(name: &str, workdir: &Path) -> Result<Release, String> {
-    let dir = base().join(name);
-    let out = dir.join("out");
-    let scratch = dir.join("scratch");
-    std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
-    std::fs::create_dir_all(workdir).map_err(|e| e.to_string())?;
-    let result = run(
-        Command::new(Path::new(REPO).join("scripts/release"))
-            .arg(&out)
-            .env("PIDONE_RELEASE_WORKDIR", workdir),
-        BUILD_TIMEOUT,
-    );
-    println!(
-        "scripts/release ({name}) took {:.1} s",
-        result.elapsed.as_secs_f64()
-    );
-    if !result.ok() {
-        return Err(format!(
-            "scripts/release {} failed: {result:?}",
-            out.display()
-        ));
-    }
-    Ok(Release {
-        out,
-        scratch,
-        workdir: workdir.to_path_buf(),
-    })
-}
-
-/// The release under test (built once per test binary), or `None` after printing why not.
+/// The release under test (shared, see tests/release/shared.rs), or `None` after printing why
+/// not.
 fn release(test: &str) -> Option<&'static Release> {
-    if !std::env::var("PIDONE_RELEASE_TESTS").is_ok_and(|v| v == "1") {
-        println!(
-            "SKIPPED {test}: set PIDONE_RELEASE_TESTS=1 (scripts/test does) to build a release"
-        );
+    if !shared::enabled(test) {
         return None;
     }
-    let built = FIRST.get_or_init(|| {
-        let _ = std::fs::remove_dir_all(base());
-        let dirty = run(
-            Command::new("git")
-                .args(["status", "--porcelain", "--untracked-files=no"])
-                .current_dir(REPO),
-            TIMEOUT,
-        );
-        if !dirty.stdout.trim().is_empty() {
-            println!("note: uncommitted changes are not tested: scripts/release builds HEAD");
-        }
-        build_release("first", &base().join("work-a"))
-    });
-    match built {
+    match shared::shared() {
         Ok(release) => Some(release),
         Err(e) => panic!("{test}: {e}"),
     }
@@ -145,12 +98,21 @@ fn every_file_is_in_sha256sums_and_verifies() {
     let mut present = files(&rel.out);
     present.remove("SHA256SUMS");
     assert_eq!(listed, present, "SHA256SUMS must list every other file");
-    let expected = [
-        format!("pidone-{VERSION}-x86_64"),
-        format!("pidone_{VERSION}_amd64.deb"),
+    // Every architecture of the release's target list, with its .deb (Debian's name).
+    let mut expected = vec![
         format!("pidone-{VERSION}-image.tar"),
         "pidone.1".to_string(),
     ];
+    for arch in shared::expected_arches() {
+        let deb_arch = match arch.as_str() {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            "i686" => "i386",
+            other => panic!("unknown architecture {other}"),
+        };
+        expected.push(format!("pidone-{VERSION}-{arch}"));
+        expected.push(format!("pidone_{VERSION}_{deb_arch}.deb"));
+    }
     for name in &expected {
         assert!(present.contains(name), "{name} missing from {present:?}");
     }
@@ -324,8 +286,8 @@ fn deb_installs_into_a_scratch_root_and_pidone_runs_from_there() {
         return;
     };
     let deb = host_deb(rel);
-    let root = rel.scratch.join("dpkg-root");
-    let _ = std::fs::remove_dir_all(&root);
+    let dir = scratch("deb-install");
+    let root = dir.join("dpkg-root");
     let db = root.join("var/lib/dpkg");
     std::fs::create_dir_all(db.join("info")).unwrap();
     std::fs::create_dir_all(db.join("updates")).unwrap();
@@ -334,9 +296,9 @@ fn deb_installs_into_a_scratch_root_and_pidone_runs_from_there() {
     ok(
         "dpkg",
         &[&root_arg, "--log=/dev/null", "-i", deb.to_str().unwrap()],
-        &rel.scratch,
+        &dir,
     );
-    let installed = ok("dpkg", &[&root_arg, "-L", "pidone"], &rel.scratch).stdout;
+    let installed = ok("dpkg", &[&root_arg, "-L", "pidone"], &dir).stdout;
     assert!(
         installed.lines().any(|l| l == "/usr/bin/pidone"),
         "{installed}"
@@ -356,7 +318,7 @@ fn deb_installs_into_a_scratch_root_and_pidone_runs_from_there() {
                 .to_str()
                 .unwrap(),
         ],
-        &rel.scratch,
+        &dir,
     );
     let page = std::fs::read_to_string(rel.out.join("pidone.1")).unwrap();
     assert!(
@@ -442,6 +404,58 @@ fn man_page_renders_without_warnings_and_covers_personas_environment_signals_exi
     }
 }
 
+#[test]
+fn image_tar_is_an_index_of_one_image_per_architecture_each_holding_its_pidone() {
+    let Some(rel) = release("image_tar") else {
+        return;
+    };
+    let tar = shared::read_image_tar(&rel.image_tar());
+    println!("{tar:#?}");
+    assert!(tar.bad_blobs.is_empty(), "blobs not matching their digest");
+    assert_eq!(tar.ref_name, VERSION, "index.json's ref name is the tag");
+    assert_eq!(
+        tar.containerd_name,
+        format!("docker.io/library/pidone:{VERSION}")
+    );
+    let arches = rel.arches();
+    assert_eq!(arches, shared::expected_arches(), "the release's binaries");
+    let platforms: Vec<&str> = tar.images.iter().map(|i| i.platform.as_str()).collect();
+    let want: Vec<&str> = arches.iter().map(|a| shared::platform(a)).collect();
+    assert_eq!(
+        platforms, want,
+        "one image per architecture, in the release's order"
+    );
+    for (image, arch) in tar.images.iter().zip(&arches) {
+        assert_eq!(image.config_platform, image.platform, "{image:?}");
+        assert_eq!(
+            image.run_config,
+            r#"{"Cmd":["-P"],"Entrypoint":["/pidone"]}"#
+        );
+        assert_eq!(image.files, "pidone", "the layer holds only /pidone");
+        let binary = rel.out.join(format!("pidone-{VERSION}-{arch}"));
+        assert_eq!(
+            image.pidone_sha256,
+            shared::sha256_of(&binary),
+            "{}: /pidone is not {}",
+            image.platform,
+            binary.display()
+        );
+    }
+    // Three different binaries: the comparison above can tell the images apart.
+    let distinct: BTreeSet<&str> = tar
+        .images
+        .iter()
+        .map(|i| i.pidone_sha256.as_str())
+        .collect();
+    assert_eq!(distinct.len(), tar.images.len());
+    // `docker load` (manifest.json) gets one image: amd64 when there is one.
+    let load = tar.image("linux/amd64").unwrap_or(&tar.images[0]);
+    assert_eq!(
+        tar.docker_load,
+        vec![(load.config.clone(), format!("pidone:{VERSION}"))]
+    );
+}
+
 /// Restores the `pidone:VERSION` tag as it was and removes the test's app image, even when the
 /// test panics.
 struct ImageGuard {
@@ -494,6 +508,32 @@ fn image_loads_and_copy_from_gives_an_app_image_with_pidone_as_pid_1() {
         "{loaded:?}"
     );
 
+    // manifest.json, all that this engine's `docker load` reads, gives the linux/amd64 image
+    // (or the first one of a release without x86_64); its config names the platform and runs
+    // `/pidone -P` unless given other arguments.
+    let image_tar = shared::read_image_tar(&tar);
+    let want = image_tar
+        .image("linux/amd64")
+        .unwrap_or(&image_tar.images[0]);
+    let loaded = docker(
+        &[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Id}} {{.Os}}/{{.Architecture}} {{json .Config.Entrypoint}} {{json .Config.Cmd}}",
+            &tag,
+        ],
+        TIMEOUT,
+    );
+    assert!(loaded.ok(), "{loaded:?}");
+    let arch = want.platform.split('/').nth(1).unwrap();
+    assert_eq!(
+        loaded.stdout.trim(),
+        format!("{} linux/{arch} [\"/pidone\"] [\"-P\"]", want.config),
+        "docker load did not give the {} image",
+        want.platform
+    );
+
     // The image holds only /pidone, and its entrypoint is pidone.
     let label = format!("{LABEL}={}", run_id());
     let direct = Container::named(&harness::container_name("release-version"));
@@ -515,11 +555,9 @@ fn image_loads_and_copy_from_gives_an_app_image_with_pidone_as_pid_1() {
     assert_eq!(out.stdout.trim_end(), expected_version_line());
 
     // An app image FROM scratch with the README's COPY --from line; busybox is the app.
-    let ctx = rel.scratch.join("app-context");
-    let _ = std::fs::remove_dir_all(&ctx);
-    std::fs::create_dir_all(&ctx).unwrap();
+    let ctx = scratch("app-context");
     std::fs::copy("/bin/busybox", ctx.join("busybox")).unwrap();
-    let dockerfile = rel.scratch.join("app.Dockerfile");
+    let dockerfile = scratch("app").join("Dockerfile");
     std::fs::write(
         &dockerfile,
         format!(
@@ -575,8 +613,9 @@ fn a_second_build_in_another_directory_is_identical_and_holds_no_build_paths() {
     let Some(rel) = release("reproducible") else {
         return;
     };
-    let other = base().join("work-b-in-a").join("longer-directory-name");
-    let second = build_release("second", &other).unwrap();
+    let dir = shared::base().join("second");
+    let other = dir.join("work-b").join("longer-directory-name");
+    let second = shared::build("second", &dir.join("out"), &other).unwrap();
     let first_sums = std::fs::read_to_string(rel.out.join("SHA256SUMS")).unwrap();
     let second_sums = std::fs::read_to_string(second.out.join("SHA256SUMS")).unwrap();
     assert_eq!(first_sums, second_sums, "two builds of one commit differ");
@@ -608,4 +647,200 @@ fn a_second_build_in_another_directory_is_identical_and_holds_no_build_paths() {
             );
         }
     }
+}
+
+/// Removes a directory tree when dropped (pass or fail).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The crate as `cargo install pidone` gets it: `cargo package` makes the .crate that crates.io
+/// would serve, it is unpacked outside this repository (as Cargo unpacks a download under
+/// `$CARGO_HOME/registry/src`), and `cargo install` builds it there with a user's environment.
+/// Outside, because `cargo install --path` applies the Cargo config of the package's directory
+/// and its parents (this repository's `.cargo/config.toml` for a package under `target/`), which
+/// a crates.io install never sees. The directory is made a git checkout of its own, as when
+/// `$CARGO_HOME` sits in a dotfiles repository: its commit must not end up in pidone's version
+/// line. The installed pidone must be static, print the version line without a commit, and work
+/// as PID 1.
+///
+/// `cargo package --no-verify`: verifying would build the packaged crate once more (in debug),
+/// and the `cargo install` below builds exactly that crate anyway, for the release target.
+/// `--allow-dirty`: like `cargo publish`, this packages the working tree. `--offline`: every
+/// dependency is in Cargo's cache after the suite's own build, so the test needs no network.
+#[test]
+fn cargo_package_then_cargo_install_gives_a_static_pidone_that_runs_as_pid_1() {
+    const TEST: &str = "cargo_install";
+    if !shared::enabled(TEST) {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("pidone-cargo-install-{}", run_id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let _guard = RemoveOnDrop(dir.clone());
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    // The install must really happen outside the repository and any Cargo config above it.
+    assert!(
+        !dir.starts_with(REPO),
+        "{} is inside the repository",
+        dir.display()
+    );
+    for parent in dir.ancestors() {
+        let config = parent.join(".cargo/config.toml");
+        assert!(!config.exists(), "{} would apply", config.display());
+    }
+    // Some other repository around the unpacked crate, with a commit.
+    let git = |args: &[&str]| {
+        let mut all = vec!["-C", dir.to_str().unwrap()];
+        all.extend_from_slice(args);
+        ok("git", &all, &dir).stdout
+    };
+    git(&["init", "-q"]);
+    git(&[
+        "-c",
+        "user.name=test",
+        "-c",
+        "user.email=test@example.invalid",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "not pidone",
+    ]);
+    let other_commit = git(&["rev-parse", "--short=7", "HEAD"]);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let long = Duration::from_secs(600);
+
+    let package = run(
+        Command::new(&cargo)
+            .args(["package", "--offline", "--allow-dirty", "--no-verify"])
+            .arg("--target-dir")
+            .arg(dir.join("package-target"))
+            .current_dir(REPO),
+        long,
+    );
+    println!("cargo package: {:.1} s", package.elapsed.as_secs_f64());
+    assert!(package.ok(), "cargo package: {package:?}");
+    let crate_file = dir.join(format!("package-target/package/pidone-{VERSION}.crate"));
+    let listing = ok("tar", &["-tzf", crate_file.to_str().unwrap()], &dir).stdout;
+    let files: BTreeSet<&str> = listing
+        .lines()
+        .filter_map(|l| l.strip_prefix(&format!("pidone-{VERSION}/")))
+        .collect();
+    for needed in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "build.rs",
+        "LICENSE",
+        "README.md",
+        "CHANGELOG.md",
+        "src/main.rs",
+        "src/lib.rs",
+    ] {
+        assert!(
+            files.contains(needed),
+            "the crate lacks {needed}: {files:?}"
+        );
+    }
+    for file in &files {
+        assert!(
+            file.starts_with("src/")
+                || [
+                    "Cargo.toml",
+                    "Cargo.toml.orig",
+                    "Cargo.lock",
+                    ".cargo_vcs_info.json",
+                    "build.rs",
+                    "LICENSE",
+                    "README.md",
+                    "CHANGELOG.md",
+                ]
+                .contains(file),
+            "the crate holds {file}, which a user's build does not need"
+        );
+    }
+    ok(
+        "tar",
+        &[
+            "-xzf",
+            crate_file.to_str().unwrap(),
+            "-C",
+            dir.join("src").to_str().unwrap(),
+        ],
+        &dir,
+    );
+
+    // A user's environment: none of the variables Cargo gave this test (CARGO_*, RUSTFLAGS...),
+    // only what finds the toolchain.
+    let mut install = Command::new(&cargo);
+    install.env_clear();
+    for (key, value) in std::env::vars_os() {
+        let key_text = key.to_string_lossy();
+        if ["PATH", "HOME", "CARGO_HOME", "TMPDIR"].contains(&key_text.as_ref())
+            || key_text.starts_with("RUSTUP_")
+        {
+            install.env(key, value);
+        }
+    }
+    let root = dir.join("root");
+    let install = run(
+        install
+            .args(["install", "--offline", "--locked", "--path"])
+            .arg(dir.join(format!("src/pidone-{VERSION}")))
+            .args(["--target", "x86_64-unknown-linux-musl", "--root"])
+            .arg(&root)
+            .current_dir(&dir),
+        long,
+    );
+    println!("cargo install: {:.1} s", install.elapsed.as_secs_f64());
+    assert!(install.ok(), "cargo install: {install:?}");
+    let bin = root.join("bin/pidone");
+
+    let file = ok("file", &["-b", bin.to_str().unwrap()], &dir).stdout;
+    println!("installed pidone: {}", file.trim());
+    assert!(
+        file.contains("static-pie linked") || file.contains("statically linked"),
+        "not static without the repository's .cargo/config.toml: {file}"
+    );
+    // The check tells a dynamic binary apart.
+    let dynamic = ok("file", &["-bL", "/bin/sh"], &dir).stdout;
+    assert!(dynamic.contains("dynamically linked"), "{dynamic}");
+
+    // No commit in the version line: the packaged crate has no .git (and the build script does
+    // not take the one of a repository it may sit in).
+    let version = run(Command::new(&bin).arg("--version"), TIMEOUT);
+    assert!(version.ok(), "{version:?}");
+    assert_eq!(
+        version.stdout,
+        format!("tini version {VERSION}_pidone\n"),
+        "the commit of the repository around the crate is {}",
+        other_commit.trim()
+    );
+
+    // As PID 1: the exit code passes through, and a TERM sent to pidone reaches the command.
+    let bin_arg = bin.as_os_str();
+    let exit = |args: &[&str]| {
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+        common::start_with(common::Mode::Pid1, &[], bin_arg, &args, &[])
+    };
+    let mut run42 = exit(&["--", "/bin/sh", "-c", "echo pid=$$; exit 42"]);
+    assert_eq!(run42.wait(), 42, "exit code: {:?}", run42.stderr_lines());
+    assert_eq!(
+        run42.rest_of_stdout(),
+        vec!["pid=2".to_string()],
+        "pidone is PID 1"
+    );
+    let mut term = exit(&[
+        "--",
+        "/bin/sh",
+        "-c",
+        "trap 'echo got TERM; exit 7' TERM; echo ready; sleep 60 & wait",
+    ]);
+    term.expect_line("ready");
+    term.signal(libc::SIGTERM);
+    term.expect_line("got TERM");
+    assert_eq!(term.wait(), 7, "stderr: {:?}", term.stderr_lines());
 }
