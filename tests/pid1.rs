@@ -876,6 +876,13 @@ fn signals_sent_during_a_slow_start_reach_the_child() {
 /// an empty name, and their order, are kept.
 #[test]
 fn the_environment_passes_whole_when_pidone_changes_it() {
+    if skip_under_emulation(
+        "the_environment_passes_whole_when_pidone_changes_it",
+        "qemu-user rebuilds the guest's environment from its own list, which drops entries \
+         without '=' and duplicates before pidone starts",
+    ) {
+        return;
+    }
     let raw_env = example("raw_env");
     let environment = [
         "NOEQUALS",
@@ -1089,7 +1096,11 @@ fn user_in_a_namespace_that_denies_setgroups() {
             .args(namespace)
             .args(pidone_words(&pidone()))
             .args(["--user", "0:0", "--", "id", "-G"]);
-        let (got, stdout, stderr) = output_within(command, TIMEOUT);
+        let (got, stdout, mut stderr) = output_within(command, TIMEOUT);
+        if emulator().is_some() {
+            // Not PID 1 here, and qemu-user refuses PR_SET_CHILD_SUBREAPER: one more line.
+            stderr.retain(|l| !l.contains("cannot register as child subreaper"));
+        }
         assert_eq!(got, code, "{held} {namespace:?}: {stdout:?} {stderr:?}");
         let text = if code == 0 { &stdout } else { &stderr };
         assert!(
