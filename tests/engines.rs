@@ -31,7 +31,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::{Container, Engine, poll, run, run_id};
+use harness::{
+    Container, Engine, mounts_under, poll, processes_mentioning, run, run_checks, run_id,
+    unmount_under,
+};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -75,80 +78,6 @@ fn not_installed(programs: &[&str]) -> Option<String> {
 }
 
 /// One check of an engine test: a name and what it runs.
-type Check<'a, C> = (&'a str, fn(&C));
-
-/// Runs every check in its own thread, prints each one's time, and returns the names (with the
-/// reason) of the failed ones.
-fn run_checks<C: Sync>(ctx: &C, checks: &[Check<'_, C>]) -> Vec<String> {
-    std::thread::scope(|s| {
-        let started: Vec<_> = checks
-            .iter()
-            .map(|&(name, check)| {
-                let start = Instant::now();
-                let handle = s.spawn(move || {
-                    check(ctx);
-                    start.elapsed()
-                });
-                (name, start, handle)
-            })
-            .collect();
-        started
-            .into_iter()
-            .filter_map(|(name, start, handle)| {
-                let result = handle.join();
-                let took = start.elapsed().as_secs_f64();
-                match result {
-                    Ok(took) => {
-                        let took = took.as_secs_f64();
-                        println!("check {name}: passed in {took:.2} s");
-                        None
-                    }
-                    Err(panic) => {
-                        let why = panic
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
-                            .unwrap_or_default();
-                        println!("check {name}: FAILED after {took:.2} s");
-                        Some(format!("{name}: {why}"))
-                    }
-                }
-            })
-            .collect()
-    })
-}
-
-/// Lines of /proc/self/mountinfo whose mount point is under `dir`: the mount points.
-fn mounts_under(dir: &Path) -> Vec<String> {
-    let prefix = dir.to_string_lossy().into_owned();
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(4).map(str::to_string))
-        .filter(|m| m == &prefix || m.starts_with(&format!("{prefix}/")))
-        .collect()
-}
-
-/// Host processes (other than this one) whose command line mentions `needle`.
-fn processes_mentioning(needle: &str) -> Vec<(i32, String)> {
-    let me = std::process::id().to_string();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.bytes().all(|b| b.is_ascii_digit()) || name == me {
-            continue;
-        }
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if cmdline.contains(needle) {
-            found.push((name.parse().unwrap_or(0), cmdline));
-        }
-    }
-    found
-}
-
 /// Removes what a test engine left behind in `dir` (and in the containerd namespaces `ns`):
 /// processes that mention them (SIGKILL, by pid), mounts under `dir`, `dir` itself. Returns
 /// what it had to clean besides the directory (empty after a clean shutdown).
@@ -172,16 +101,7 @@ fn remove_leftovers(dir: &Path, ns: Option<&str>) -> Vec<String> {
                 .then_some(())
         });
     }
-    // Deepest first.
-    let mut mounts = mounts_under(dir);
-    mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
-    for mount in mounts {
-        left.push(format!("mount {mount}"));
-        run(
-            Command::new("umount").args(["-l", &mount]),
-            Duration::from_secs(10),
-        );
-    }
+    left.extend(unmount_under(dir));
     if let Some(ns) = ns {
         for ns in [ns.to_string(), format!("{ns}-plugins")] {
             // Fails when the daemon never created it: nothing to remove then.

@@ -35,7 +35,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::{Container, Engine, Output, poll, run, run_id};
+use harness::{
+    Container, Engine, Output, poll, processes_mentioning, run, run_checks, run_id, unmount_under,
+};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use shared::{ImageTar, REPO, Release, VERSION};
@@ -101,39 +103,6 @@ fn assert_is_release_binary(rel: &Release, arch: &str, path: &Path, what: &str) 
     );
 }
 
-/// Host processes (other than this one) whose command line mentions `needle`.
-fn processes_mentioning(needle: &str) -> Vec<(i32, String)> {
-    let me = std::process::id().to_string();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.bytes().all(|b| b.is_ascii_digit()) || name == me {
-            continue;
-        }
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if cmdline.contains(needle) {
-            found.push((name.parse().unwrap_or(0), cmdline));
-        }
-    }
-    found
-}
-
-/// Mount points under `dir` (from /proc/self/mountinfo), deepest first.
-fn mounts_under(dir: &Path) -> Vec<String> {
-    let prefix = dir.to_string_lossy().into_owned();
-    let mut mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(4).map(str::to_string))
-        .filter(|m| m == &prefix || m.starts_with(&format!("{prefix}/")))
-        .collect();
-    mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
-    mounts
-}
-
 /// Removes `dir` after killing the processes that mention it and unmounting what is mounted
 /// under it. Returns what had to be cleaned besides the directory (empty after a clean stop).
 fn remove_dir_and_leftovers(dir: &Path) -> Vec<String> {
@@ -148,13 +117,7 @@ fn remove_dir_and_leftovers(dir: &Path) -> Vec<String> {
             processes_mentioning(&needle).is_empty().then_some(())
         });
     }
-    for mount in mounts_under(dir) {
-        left.push(format!("mount {mount}"));
-        run(
-            Command::new("umount").args(["-l", &mount]),
-            Duration::from_secs(10),
-        );
-    }
+    left.extend(unmount_under(dir));
     if dir.exists()
         && let Err(e) = std::fs::remove_dir_all(dir)
     {
@@ -422,50 +385,6 @@ impl Ctx {
 /// `os/arch` (without the variant), as engines print an image's platform.
 fn os_arch(platform: &str) -> String {
     platform.split('/').take(2).collect::<Vec<_>>().join("/")
-}
-
-/// One check: a name and what it runs.
-type Check<'a> = (&'a str, fn(&Ctx));
-
-/// Runs every check in its own thread, prints each one's time, and returns the names (with the
-/// reason) of the failed ones.
-fn run_checks(ctx: &Ctx, checks: &[Check<'_>]) -> Vec<String> {
-    std::thread::scope(|s| {
-        let started: Vec<_> = checks
-            .iter()
-            .map(|&(name, check)| {
-                let start = Instant::now();
-                let handle = s.spawn(move || {
-                    check(ctx);
-                    start.elapsed()
-                });
-                (name, start, handle)
-            })
-            .collect();
-        started
-            .into_iter()
-            .filter_map(|(name, start, handle)| {
-                let result = handle.join();
-                let took = start.elapsed().as_secs_f64();
-                match result {
-                    Ok(took) => {
-                        let took = took.as_secs_f64();
-                        println!("check {name}: passed in {took:.2} s");
-                        None
-                    }
-                    Err(panic) => {
-                        let why = panic
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
-                            .unwrap_or_default();
-                        println!("check {name}: FAILED after {took:.2} s");
-                        Some(format!("{name}: {why}"))
-                    }
-                }
-            })
-            .collect()
-    })
 }
 
 // ---------------------------------------------------------------------------------------------

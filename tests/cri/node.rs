@@ -20,7 +20,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::harness::{self, poll, run, run_id};
+use crate::harness::{self, mounts_under, poll, processes_mentioning, run, run_id, unmount_under};
 use crate::image;
 
 /// Set to `1` (as `scripts/test` does) to turn every reason to skip into a failure.
@@ -354,15 +354,7 @@ pub fn cleanup(dir: &Path, cgroup_parent: &str, containerd: Option<i32>) -> Vec<
         });
     }
     left.extend(remove_shim_sockets(dir));
-    let mut mounts = mounts_under(dir);
-    mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
-    for mount in mounts {
-        left.push(format!("mount {mount}"));
-        run(
-            Command::new("umount").args(["-l", &mount]),
-            Duration::from_secs(10),
-        );
-    }
+    left.extend(unmount_under(dir));
     for cgroup in cgroup_dirs(cgroup_parent) {
         // Deepest first; runc removes the containers' own cgroups when it deletes them, so
         // only the parent is expected here.
@@ -484,37 +476,6 @@ fn cgroup_pids(parent: &str) -> Vec<i32> {
     pids.sort_unstable();
     pids.dedup();
     pids
-}
-
-/// Mount points under `dir` (from /proc/self/mountinfo).
-fn mounts_under(dir: &Path) -> Vec<String> {
-    let prefix = dir.to_string_lossy().into_owned();
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(4).map(str::to_string))
-        .filter(|m| m == &prefix || m.starts_with(&format!("{prefix}/")))
-        .collect()
-}
-
-/// Host processes (other than this one) whose command line mentions `needle`.
-fn processes_mentioning(needle: &str) -> Vec<(i32, String)> {
-    let me = std::process::id().to_string();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.bytes().all(|b| b.is_ascii_digit()) || name == me {
-            continue;
-        }
-        let Ok(pid) = name.parse::<i32>() else {
-            continue;
-        };
-        let cmdline = cmdline(pid);
-        if cmdline.contains(needle) && !is_zombie(pid) {
-            found.push((pid, cmdline));
-        }
-    }
-    found
 }
 
 /// Cleans up after earlier runs of this test binary whose process is gone (killed before its

@@ -838,3 +838,98 @@ pub fn run_in_pty(
     );
     (status.and_then(|s| s.code()), screen)
 }
+
+/// One check of an engine test: a name and what it runs against the test's context.
+pub type Check<'a, C> = (&'a str, fn(&C));
+
+/// Runs every check in its own thread, prints each one's time, and returns the names (with the
+/// reason) of the failed ones.
+pub fn run_checks<C: Sync>(ctx: &C, checks: &[Check<'_, C>]) -> Vec<String> {
+    std::thread::scope(|s| {
+        let started: Vec<_> = checks
+            .iter()
+            .map(|&(name, check)| {
+                let start = Instant::now();
+                let handle = s.spawn(move || {
+                    check(ctx);
+                    start.elapsed()
+                });
+                (name, start, handle)
+            })
+            .collect();
+        started
+            .into_iter()
+            .filter_map(|(name, start, handle)| {
+                let result = handle.join();
+                let took = start.elapsed().as_secs_f64();
+                match result {
+                    Ok(took) => {
+                        let took = took.as_secs_f64();
+                        println!("check {name}: passed in {took:.2} s");
+                        None
+                    }
+                    Err(panic) => {
+                        let why = panic
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
+                            .unwrap_or_default();
+                        println!("check {name}: FAILED after {took:.2} s");
+                        Some(format!("{name}: {why}"))
+                    }
+                }
+            })
+            .collect()
+    })
+}
+
+/// Mount points at or under `dir` (from /proc/self/mountinfo).
+pub fn mounts_under(dir: &Path) -> Vec<String> {
+    let prefix = dir.to_string_lossy().into_owned();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4).map(str::to_string))
+        .filter(|m| m == &prefix || m.starts_with(&format!("{prefix}/")))
+        .collect()
+}
+
+/// Lazily unmounts every mount point at or under `dir`, deepest first; returns `mount POINT` for
+/// each (what a clean shutdown should have left: nothing).
+pub fn unmount_under(dir: &Path) -> Vec<String> {
+    let mut mounts = mounts_under(dir);
+    mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    for mount in &mounts {
+        run(
+            Command::new("umount").args(["-l", mount]),
+            Duration::from_secs(10),
+        );
+    }
+    mounts.into_iter().map(|m| format!("mount {m}")).collect()
+}
+
+/// Live host processes (other than this one) whose command line mentions `needle`, with that
+/// command line (NULs as spaces). Zombies are left out: they hold nothing and cannot be killed.
+pub fn processes_mentioning(needle: &str) -> Vec<(i32, String)> {
+    let me = std::process::id().to_string();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) || name == me {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        let zombie = std::fs::read_to_string(entry.path().join("stat")).is_ok_and(|stat| {
+            stat.rsplit_once(") ")
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                == Some("Z")
+        });
+        if cmdline.contains(needle) && !zombie {
+            found.push((name.parse().unwrap_or(0), cmdline));
+        }
+    }
+    found
+}
