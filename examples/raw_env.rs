@@ -27,7 +27,11 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char, envp: *const *const 
     match args.get(1).map(Vec::as_slice) {
         Some(b"print") => {
             for entry in environment {
-                let hex: String = entry.iter().map(|b| format!("{b:02x}")).collect();
+                let hex: String = entry
+                    .to_bytes()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
                 say(&format!("env {hex}"));
             }
             say("end");

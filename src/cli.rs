@@ -124,32 +124,39 @@ pub enum Request {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UsageError(pub String);
 
-/// Reads `arg` from the variable `name` when the command line does not give it. clap's own
-/// `[env: NAME]` suffix is hidden and the help says `env: NAME` on a line of its own, so that
-/// each option's text fits 80 columns (the variable's value never shows).
-fn with_env(arg: Arg, name: &'static str, help: &'static str) -> Arg {
-    arg.env(name)
-        .hide_env(true)
-        .help(format!("{help}\n[env: {name}]"))
+/// The help text of an option read from the variable `$name`: clap's own `[env: NAME]` suffix is
+/// hidden and the text names the variable on a line of its own, so each option's text fits 80
+/// columns (the variable's value never shows). Put together at compile time: building it with
+/// `format!` cost every start of pidone 40,000 instructions.
+macro_rules! env_help {
+    ($help:literal, $name:literal) => {
+        concat!($help, "\n[env: ", $name, "]")
+    };
 }
 
-/// A flag that takes no value; `env` is its boolean `PIDONE_*` variable, if it has one.
-fn flag(id: &'static str, short: char, env: Option<&'static str>, help: &'static str) -> Arg {
-    let arg = Arg::new(id)
+/// `arg`, read from the variable `name` when the command line does not give it.
+fn with_env(arg: Arg, name: &'static str, help: &'static str) -> Arg {
+    arg.env(name).hide_env(true).help(help)
+}
+
+/// A flag that takes no value.
+fn flag(id: &'static str, short: char) -> Arg {
+    Arg::new(id)
         .short(short)
         .long(id)
-        .action(ArgAction::SetTrue);
-    match env {
-        Some(name) => with_env(arg, name, help).value_parser(parse::boolean),
-        None => arg.help(help),
-    }
+        .action(ArgAction::SetTrue)
 }
 
-/// An option that takes one value, read from `env` when the flag is absent.
+/// A flag with its boolean `PIDONE_*` variable.
+fn bool_flag(id: &'static str, short: char, name: &'static str, help: &'static str) -> Arg {
+    with_env(flag(id, short), name, help).value_parser(parse::boolean)
+}
+
+/// An option that takes one value, read from its `PIDONE_*` variable when the flag is absent.
 fn option(
     id: &'static str,
     value_name: &'static str,
-    env: &'static str,
+    name: &'static str,
     help: &'static str,
 ) -> Arg {
     let arg = Arg::new(id)
@@ -157,7 +164,21 @@ fn option(
         .value_name(value_name)
         // getopt takes the next argument as the value whatever it looks like (`-1s`, `-v`).
         .allow_hyphen_values(true);
-    with_env(arg, env, help)
+    with_env(arg, name, help)
+}
+
+/// [`bool_flag`] with its help text from [`env_help`].
+macro_rules! env_flag {
+    ($id:literal, $short:literal, $name:literal, $help:literal) => {
+        bool_flag($id, $short, $name, env_help!($help, $name))
+    };
+}
+
+/// [`option`] with its help text from [`env_help`].
+macro_rules! env_option {
+    ($id:literal, $value_name:literal, $name:literal, $help:literal) => {
+        option($id, $value_name, $name, env_help!($help, $name))
+    };
 }
 
 /// One line for the help's head and the man page's NAME: what pidone is, whose defaults apply.
@@ -244,7 +265,6 @@ pub fn command(persona: Persona) -> Command {
              {{usage-heading}} {{usage}}\n\n{{all-args}}{{after-help}}"
         ))
         .after_help(after_help(persona))
-        .override_usage(usage(persona.name()))
         // Each option's text on its own line under it, so the help fits 80 columns.
         .next_line_help(true)
         // Help and version are pidone's own flags: -V prints Docker's `tini version` line.
@@ -276,32 +296,28 @@ pub fn command(persona: Persona) -> Command {
                 .long("verbose")
                 .action(ArgAction::Count)
                 .help("more diagnostics on stderr; repeat for more (or PIDONE_VERBOSITY)"),
-            flag(
+            env_flag!(
                 "subreaper",
                 's',
-                Some("PIDONE_SUBREAPER"),
-                "register as child subreaper (automatic when not PID 1)",
+                "PIDONE_SUBREAPER",
+                "register as child subreaper (automatic when not PID 1)"
             ),
-            option(
+            env_option!(
                 "pdeath-signal",
                 "SIGNAL",
                 "PIDONE_PDEATH_SIGNAL",
-                "signal pidone gets (and forwards) when its parent dies",
+                "signal pidone gets (and forwards) when its parent dies"
             )
             .short('p')
             .value_parser(signals::parse),
-            flag(
+            env_flag!(
                 "warn-on-reap",
                 'w',
-                Some("PIDONE_WARN_ON_REAP"),
-                "warn about every reaped process that is not the main child",
+                "PIDONE_WARN_ON_REAP",
+                "warn about every reaped process that is not the main child"
             ),
-            flag(
-                "process-group",
-                'g',
-                None,
-                "forward signals to the child's process group (= --forward-to group)",
-            ),
+            flag("process-group", 'g')
+                .help("forward signals to the child's process group (= --forward-to group)"),
             Arg::new("expect-exit")
                 .short('e')
                 .long("expect-exit")
@@ -310,11 +326,11 @@ pub fn command(persona: Persona) -> Command {
                 .action(ArgAction::Append)
                 .value_parser(parse::exit_code)
                 .help("exit 0 when the child exits with CODE (after 128+N); repeatable"),
-            flag(
+            env_flag!(
                 "single-child",
                 'c',
-                Some("PIDONE_SINGLE_CHILD"),
-                "dumb-init: no new session; signal the child only",
+                "PIDONE_SINGLE_CHILD",
+                "dumb-init: no new session; signal the child only"
             ),
             Arg::new("rewrite")
                 .short('r')
@@ -324,24 +340,24 @@ pub fn command(persona: Persona) -> Command {
                 .action(ArgAction::Append)
                 .value_parser(parse::rewrite)
                 .help("forward signal FROM as TO (TO=0 drops it); repeatable"),
-            flag(
+            env_flag!(
                 "pause",
                 'P',
-                Some("PIDONE_PAUSE"),
-                "pause mode: run nothing, reap zombies, exit 0 on SIGTERM or SIGINT",
+                "PIDONE_PAUSE",
+                "pause mode: run nothing, reap zombies, exit 0 on SIGTERM or SIGINT"
             ),
-            option(
+            env_option!(
                 "grace-period",
                 "DURATION",
                 "PIDONE_GRACE_PERIOD",
-                "SIGKILL what signals go to this long after a stop signal",
+                "SIGKILL what signals go to this long after a stop signal"
             )
             .value_parser(parse::duration),
-            option(
+            env_option!(
                 "grace-signals",
                 "SIGNALS",
                 "PIDONE_GRACE_SIGNALS",
-                "received signals that start --grace-period (default TERM,INT)",
+                "received signals that start --grace-period (default TERM,INT)"
             )
             .value_parser(parse::signal_list),
             with_env(
@@ -350,41 +366,44 @@ pub fn command(persona: Persona) -> Command {
                     .action(ArgAction::SetTrue)
                     .value_parser(parse::boolean),
                 "PIDONE_WAIT_ALL",
-                "when the child exits, stop the other descendants and wait for them",
+                env_help!(
+                    "when the child exits, stop the other descendants and wait for them",
+                    "PIDONE_WAIT_ALL"
+                ),
             ),
-            option(
+            env_option!(
                 "wait-all-signal",
                 "SIGNAL",
                 "PIDONE_WAIT_ALL_SIGNAL",
-                "what --wait-all sends the descendants (default SIGTERM)",
+                "what --wait-all sends the descendants (default SIGTERM)"
             )
             .value_parser(signals::parse),
-            option(
+            env_option!(
                 "forward-to",
                 "child|group|all",
                 "PIDONE_FORWARD_TO",
-                "who receives forwarded signals (default child)",
+                "who receives forwarded signals (default child)"
             )
             .value_parser(parse::forward_target),
-            option(
+            env_option!(
                 "stop-delay",
                 "DURATION",
                 "PIDONE_STOP_DELAY",
-                "hold SIGTERM this long before forwarding it",
+                "hold SIGTERM this long before forwarding it"
             )
             .value_parser(parse::duration),
-            option(
+            env_option!(
                 "user",
                 "USER[:GROUP]",
                 "PIDONE_USER",
-                "run the child as this user (names: /etc/passwd, /etc/group)",
+                "run the child as this user (names: /etc/passwd, /etc/group)"
             )
             .value_parser(parse::user_spec),
-            option(
+            env_option!(
                 "log-format",
                 "text|json",
                 "PIDONE_LOG_FORMAT",
-                "diagnostics as text lines or JSON objects (default text)",
+                "diagnostics as text lines or JSON objects (default text)"
             )
             .value_parser(parse::log_format),
             // The first operand ends the options: it and everything after are the child's argv,

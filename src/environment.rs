@@ -9,7 +9,7 @@
 //! an empty name) included: the list is `main`'s raw `envp`, not `std::env`, which drops those.
 //! When nothing changes, the child simply inherits pidone's environment.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 
 /// An environment entry's name: the bytes before the first `=` (all of it when there is none).
 fn name_of(entry: &[u8]) -> &[u8] {
@@ -28,26 +28,31 @@ impl ChildEnvironment {
     /// The child's environment from pidone's raw one, or `None` when it needs no change.
     /// `home` is the `--user` target's home directory.
     pub fn prepare(
-        raw: &[Vec<u8>],
+        raw: &[&CStr],
         own_pid: i32,
         home: Option<&[u8]>,
     ) -> Result<Option<ChildEnvironment>, String> {
-        let listen_pid_entry = format!("LISTEN_PID={own_pid}");
-        let first_listen_pid = raw.iter().find(|e| name_of(e) == b"LISTEN_PID");
-        let rewrite = first_listen_pid.is_some_and(|e| e[..] == *listen_pid_entry.as_bytes());
+        let first_listen_pid = raw
+            .iter()
+            .map(|e| e.to_bytes())
+            .find(|e| name_of(e) == b"LISTEN_PID");
+        let rewrite = first_listen_pid.is_some_and(|e| {
+            e.strip_prefix(b"LISTEN_PID=") == Some(own_pid.to_string().as_bytes())
+        });
         if !rewrite && home.is_none() {
             return Ok(None);
         }
         let mut entries = Vec::with_capacity(raw.len() + 1);
         let mut listen_pid = None;
         for entry in raw {
-            if home.is_some() && name_of(entry) == b"HOME" {
+            let bytes = entry.to_bytes();
+            if home.is_some() && name_of(bytes) == b"HOME" {
                 continue;
             }
-            if rewrite && listen_pid.is_none() && name_of(entry) == b"LISTEN_PID" {
+            if rewrite && listen_pid.is_none() && name_of(bytes) == b"LISTEN_PID" {
                 listen_pid = Some(entries.len());
             }
-            entries.push(c_string(entry.clone())?);
+            entries.push((*entry).to_owned());
         }
         if let Some(home) = home {
             entries.push(c_string([b"HOME=", home].concat())?);
@@ -79,8 +84,20 @@ fn c_string(bytes: Vec<u8>) -> Result<CString, String> {
 mod tests {
     use super::*;
 
-    fn raw(entries: &[&str]) -> Vec<Vec<u8>> {
-        entries.iter().map(|e| e.as_bytes().to_vec()).collect()
+    fn raw(entries: &[&str]) -> Vec<CString> {
+        entries
+            .iter()
+            .filter_map(|e| CString::new(*e).ok())
+            .collect()
+    }
+
+    fn prepare(
+        entries: &[CString],
+        own_pid: i32,
+        home: Option<&[u8]>,
+    ) -> Result<Option<ChildEnvironment>, String> {
+        let borrowed: Vec<&CStr> = entries.iter().map(CString::as_c_str).collect();
+        ChildEnvironment::prepare(&borrowed, own_pid, home)
     }
 
     fn strings(entries: &[CString]) -> Vec<String> {
@@ -93,7 +110,7 @@ mod tests {
     #[test]
     fn nothing_to_change_keeps_pidones_own() {
         let env = raw(&["A=1", "LISTEN_PID=99"]);
-        assert_eq!(ChildEnvironment::prepare(&env, 7, None), Ok(None));
+        assert_eq!(prepare(&env, 7, None), Ok(None));
     }
 
     #[test]
@@ -106,7 +123,7 @@ mod tests {
             "HOME=/again",
             "A=1",
         ]);
-        let prepared = ChildEnvironment::prepare(&env, 7, Some(b"/home/app"));
+        let prepared = prepare(&env, 7, Some(b"/home/app"));
         let child = prepared.ok().flatten().map(|e| e.for_child(8));
         assert_eq!(
             child.as_deref().map(strings),
@@ -123,7 +140,7 @@ mod tests {
     #[test]
     fn listen_pid_naming_pidone_becomes_the_childs() {
         let env = raw(&["LISTEN_FDS=1", "LISTEN_PID=7", "X"]);
-        let prepared = ChildEnvironment::prepare(&env, 7, None).ok().flatten();
+        let prepared = prepare(&env, 7, None).ok().flatten();
         let child = prepared.map(|e| strings(&e.for_child(12)));
         assert_eq!(
             child,
@@ -135,6 +152,6 @@ mod tests {
         );
         // Only the entry getenv would find counts: a later one naming pidone is left alone.
         let env = raw(&["LISTEN_PID=3", "LISTEN_PID=7"]);
-        assert_eq!(ChildEnvironment::prepare(&env, 7, None), Ok(None));
+        assert_eq!(prepare(&env, 7, None), Ok(None));
     }
 }

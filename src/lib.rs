@@ -55,6 +55,8 @@ pub mod sys;
 pub mod tree;
 pub mod user;
 
+use std::ffi::CStr;
+
 use cli::{Persona, Request};
 use config::Config;
 use log::Level;
@@ -67,7 +69,7 @@ use sys::{Session, Startup};
 /// has blocked every signal. Returns the exit code of help, version, licence and start-up
 /// failures; once the child runs, the process ends in the supervisor with the child's status
 /// and this never returns.
-pub fn run(args: Vec<Vec<u8>>, environment: Vec<Vec<u8>>, startup: Startup) -> i32 {
+pub fn run(args: Vec<Vec<u8>>, environment: Vec<&'static CStr>, startup: Startup) -> i32 {
     let persona = args
         .first()
         .map_or(Persona::Pidone, |arg0| Persona::from_argv0(arg0));
@@ -128,7 +130,7 @@ fn setup_error(what: &str, error: sys::Errno) -> StartError {
 /// Set-up: everything that may still fail before the child runs.
 fn start<'a>(
     config: &'a Config,
-    environment: &[Vec<u8>],
+    environment: &[&CStr],
     startup: Startup,
 ) -> Result<Supervisor<'a>, StartError> {
     let inherited_mask = startup

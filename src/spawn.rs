@@ -4,7 +4,7 @@
 //! `sys::spawn` does the fork and the child's side. A failure maps to pidone's exit code the way a shell and
 //! tini do: 127 not found, 126 found but not executable, 1 anything else.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 
 use crate::environment::ChildEnvironment;
 
@@ -54,7 +54,7 @@ fn c_string(bytes: Vec<u8>, what: &str) -> Result<CString, StartError> {
 /// Spawns `command` as the main child; returns its pid.
 pub fn spawn_child(
     command: &[Vec<u8>],
-    environment: &[Vec<u8>],
+    environment: &[&CStr],
     session: Session,
     inherited: &Inherited,
     user: Option<&ResolvedUser>,

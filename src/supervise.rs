@@ -269,6 +269,12 @@ impl<'a> Supervisor<'a> {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
+        if self.grace.is_none()
+            && self.phase == Phase::Running
+            && !matches!(self.stop_delay, StopDelay::Holding(_))
+        {
+            return None; // the common case: no timer armed, block without a timeout
+        }
         let held = match self.stop_delay {
             StopDelay::Holding(at) => Some(at),
             _ => None,
@@ -277,7 +283,6 @@ impl<'a> Supervisor<'a> {
             Phase::Draining { deadline, .. } => Some(deadline),
             _ => None,
         };
-        // The common case: no timer armed, so the wait blocks without a timeout.
         [self.grace.map(|(at, _)| at), held, draining]
             .into_iter()
             .flatten()
@@ -426,29 +431,16 @@ impl<'a> Supervisor<'a> {
     /// decides, not what a rewrite made of it: `-r TERM:WINCH` is still a stop, `-r USR2:HUP` is
     /// not). dumb-init persona: after a SIGTSTP, SIGTTIN or SIGTTOU (whatever it was rewritten
     /// to, even dropped), pidone suspends itself too, as dumb-init does; as PID 1 the kernel
-    /// ignores that.
+    /// ignores that. Inlined: it is the signal path, and a call costs as much as its body.
+    #[inline]
     fn forward(&mut self, received: i32) {
         let to = self.config.rewrites.apply(received);
         let tty_stop = received == libc::SIGTTIN || received == libc::SIGTTOU;
         if to == 0 || (tty_stop && to == received && !self.config.forward_tty_stops) {
-            if log::enabled(Level::Debug) {
-                let name = signals::name(received);
-                log::event(
-                    Level::Debug,
-                    "signal_dropped",
-                    &format!("Dropping signal: '{name}'"),
-                    &[Field::Str("signal", &name)],
-                );
-            }
+            log_dropped(received);
         } else {
-            if to != received && log::enabled(Level::Debug) {
-                let (from_name, to_name) = (signals::name(received), signals::name(to));
-                log::event(
-                    Level::Debug,
-                    "signal_rewritten",
-                    &format!("Rewriting signal '{from_name}' to '{to_name}'"),
-                    &[Field::Str("from", &from_name), Field::Str("to", &to_name)],
-                );
+            if to != received {
+                log_rewritten(received, to);
             }
             self.deliver(to);
             self.start_grace_period(received);
@@ -468,32 +460,36 @@ impl<'a> Supervisor<'a> {
         }
     }
 
+    /// Passes `sig` on to the configured target (to what is left of the tree once the main child
+    /// is gone, in the `--wait-all` drain). The common case, the main child by pid, is the
+    /// signal path's hot spot and goes straight to `kill`.
+    #[inline]
     fn deliver(&self, sig: i32) {
         if log::enabled(Level::Debug) {
-            log::event(
-                Level::Debug,
-                "signal_forwarded",
-                &format!("Passing signal: '{}'", signals::name(sig)),
-                &[
-                    Field::Str("signal", &signals::name(sig)),
-                    Field::Int("signo", sig.into()),
-                ],
-            );
+            log_forwarded(sig);
         }
-        let target = if self.child.is_some() {
-            self.config.forward_to.into()
-        } else {
-            // The main child is gone (--wait-all drain): signals go to what is left.
-            Target::Tree
-        };
-        self.send(sig, target);
+        match (self.child, self.config.forward_to) {
+            (Some(child), ForwardTarget::Child) => {
+                if let Err(error) = sys::kill(child, sig) {
+                    report_failure(sig, error);
+                }
+            }
+            (Some(_), target) => {
+                self.send(sig, target.into());
+            }
+            (None, _) => {
+                self.send(sig, Target::Tree);
+            }
+        }
     }
 
     /// Sends `sig` to `target` and says whom it reached. The only place pidone signals others.
     fn send(&self, sig: i32, target: Target) -> Reached {
         match (target, self.child) {
             (Target::Child, Some(child)) => {
-                self.report_failure(sig, sys::kill(child, sig));
+                if let Err(error) = sys::kill(child, sig) {
+                    report_failure(sig, error);
+                }
                 Reached::Child(child)
             }
             (Target::Child, None) => Reached::Nobody,
@@ -507,12 +503,15 @@ impl<'a> Supervisor<'a> {
         let Some(group) = self.group else {
             return Reached::Nobody;
         };
-        let result = sys::kill(-group, sig);
-        match self.child {
+        let result = match self.child {
             Some(child) if sys::process_group_of(child) != Ok(group) => {
-                self.report_failure(sig, sys::kill(child, sig));
+                let _ = sys::kill(-group, sig);
+                sys::kill(child, sig)
             }
-            _ => self.report_failure(sig, result),
+            _ => sys::kill(-group, sig),
+        };
+        if let Err(error) = result {
+            report_failure(sig, error);
         }
         Reached::Group(group)
     }
@@ -549,22 +548,6 @@ impl<'a> Supervisor<'a> {
                 }
                 self.send_to_group(sig)
             }
-        }
-    }
-
-    /// Logs a failed send, unless the target is simply gone already.
-    fn report_failure(&self, sig: i32, result: Result<(), Errno>) {
-        if let Err(error) = result
-            && error != Errno::ESRCH
-        {
-            log::warn(
-                "forward_failed",
-                &format!(
-                    "Passing signal '{}' failed: {}",
-                    signals::name(sig),
-                    error.desc()
-                ),
-            );
         }
     }
 
@@ -657,6 +640,59 @@ impl<'a> Supervisor<'a> {
             self.phase = Phase::Done(self.exit_code);
         }
     }
+}
+
+/// Logs a failed send, unless the target is simply gone already (ESRCH).
+#[cold]
+fn report_failure(sig: i32, error: Errno) {
+    if error != Errno::ESRCH {
+        log::warn(
+            "forward_failed",
+            &format!(
+                "Passing signal '{}' failed: {}",
+                signals::name(sig),
+                error.desc()
+            ),
+        );
+    }
+}
+
+#[cold]
+fn log_dropped(sig: i32) {
+    if log::enabled(Level::Debug) {
+        let name = signals::name(sig);
+        log::event(
+            Level::Debug,
+            "signal_dropped",
+            &format!("Dropping signal: '{name}'"),
+            &[Field::Str("signal", &name)],
+        );
+    }
+}
+
+fn log_rewritten(from: i32, to: i32) {
+    if log::enabled(Level::Debug) {
+        let (from_name, to_name) = (signals::name(from), signals::name(to));
+        log::event(
+            Level::Debug,
+            "signal_rewritten",
+            &format!("Rewriting signal '{from_name}' to '{to_name}'"),
+            &[Field::Str("from", &from_name), Field::Str("to", &to_name)],
+        );
+    }
+}
+
+#[cold]
+fn log_forwarded(sig: i32) {
+    log::event(
+        Level::Debug,
+        "signal_forwarded",
+        &format!("Passing signal: '{}'", signals::name(sig)),
+        &[
+            Field::Str("signal", &signals::name(sig)),
+            Field::Int("signo", sig.into()),
+        ],
+    );
 }
 
 /// `now + delay`; pidone's durations are at most 30 days, so this never saturates in practice.

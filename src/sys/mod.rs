@@ -81,24 +81,28 @@ pub unsafe fn args_from_c(argc: c_int, argv: *const *const c_char) -> Vec<Vec<u8
     args
 }
 
-/// Copies the C `envp` (main's third argument) into owned byte strings, every entry exactly as
-/// it is: entries without `=` or with an empty name included, which `std::env::vars_os` drops.
+/// The C `envp` (main's third argument) as it is: every entry, entries without `=` or with an
+/// empty name included, which `std::env::vars_os` drops. Nothing is copied: the strings are the
+/// ones the kernel put on the stack, alive for the whole process, and pidone never changes its
+/// own environment.
 ///
 /// # Safety
-/// `envp` must be null or point to a null-terminated array of valid NUL-terminated strings.
-pub unsafe fn environment_from_c(envp: *const *const c_char) -> Vec<Vec<u8>> {
-    let mut entries = Vec::new();
+/// `envp` must be null or point to a null-terminated array of valid NUL-terminated strings that
+/// stay valid and unchanged for the rest of the process (true of the `envp` the C runtime passes
+/// to `main` while nothing calls `setenv` or `putenv`).
+pub unsafe fn environment_from_c(envp: *const *const c_char) -> Vec<&'static CStr> {
     if envp.is_null() {
-        return entries;
+        return Vec::new();
     }
-    for i in 0.. {
-        // SAFETY: the array is null-terminated (caller's contract), and reading stops there.
-        let ptr = unsafe { *envp.add(i) };
-        if ptr.is_null() {
-            break;
-        }
-        // SAFETY: each entry is a valid NUL-terminated string (caller's contract).
-        entries.push(unsafe { CStr::from_ptr(ptr) }.to_bytes().to_vec());
-    }
-    entries
+    // SAFETY: the array is null-terminated (caller's contract); counting stops at the null.
+    let count = (0..)
+        .take_while(|&i| !unsafe { *envp.add(i) }.is_null())
+        .count();
+    (0..count)
+        .map(|i| {
+            // SAFETY: entry `i` is below the terminating null, a valid NUL-terminated string that
+            // lives, unchanged, for the rest of the process (caller's contract).
+            unsafe { CStr::from_ptr(*envp.add(i)) }
+        })
+        .collect()
 }
