@@ -6,7 +6,7 @@
 //! to see the measured `docker stop` times.
 //!
 //! Without an engine, or without static binaries, every test is skipped with a printed reason,
-//! unless `PIDONE_REQUIRE_DOCKER=1` (set by `.ci/run`) makes that a failure.
+//! unless `PIDONE_REQUIRE_DOCKER=1` (set by `scripts/test`) makes that a failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![allow(unsafe_code)] // atexit() for image clean-up in the harness
 

@@ -1,6 +1,6 @@
-//! Issue 5: grace period, --wait-all, --forward-to all, --stop-delay, --user, JSON logs and the
-//! PIDONE_* environment, with the real binary as PID 1 of a new PID namespace and, where the
-//! behaviour differs, as a subreaper (started directly by the test).
+//! pidone's own features: grace period, --wait-all, --forward-to all, --stop-delay, --user, JSON
+//! logs and the PIDONE_* environment, with the real binary as PID 1 of a new PID namespace and,
+//! where the behaviour differs, as a subreaper (started directly by the test).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;

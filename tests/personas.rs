@@ -1,4 +1,4 @@
-//! Issue 4: pidone as a drop-in for tini, docker-init, dumb-init, catatonit and podman-init.
+//! pidone as a drop-in for tini, docker-init, dumb-init, catatonit and podman-init.
 //! Every flag and environment variable in the personas where it matters, with the real binary
 //! as PID 1 of a new PID namespace (and as subreaper where that differs), personas selected by
 //! symlinks named like the anchors.

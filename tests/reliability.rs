@@ -1,4 +1,4 @@
-//! Reliability and security evidence (issue 8): faults, hostile environments, bad input, the
+//! Reliability and security evidence: faults, hostile environments, bad input, the
 //! credentials and descriptors the child gets, and — behind `PIDONE_LONG_TESTS=1` — soak tests
 //! with a million signals, 100,000 orphans and repeated exit bursts. Tests print their figures
 //! (`println!`, see `--nocapture`) so docs/reliability.md can quote a real run.
