@@ -150,8 +150,22 @@ mod tests {
                 "X".into()
             ])
         );
-        // Only the entry getenv would find counts: a later one naming pidone is left alone.
+        // Only the entry getenv would find counts: a later one naming pidone is left alone,
+        // and so is a later one after the first named pidone.
         let env = raw(&["LISTEN_PID=3", "LISTEN_PID=7"]);
         assert_eq!(prepare(&env, 7, None), Ok(None));
+        let env = raw(&["A=1", "LISTEN_PID=7", "LISTEN_PID=7"]);
+        let child = prepare(&env, 7, None)
+            .ok()
+            .flatten()
+            .map(|e| strings(&e.for_child(12)));
+        assert_eq!(
+            child,
+            Some(vec![
+                "A=1".into(),
+                "LISTEN_PID=12".into(),
+                "LISTEN_PID=7".into()
+            ])
+        );
     }
 }
