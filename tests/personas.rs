@@ -971,6 +971,78 @@ fn under_a_pty_the_child_is_the_foreground_group() {
     });
 }
 
+/// SIGTTIN and SIGTTOU are not forwarded by tini, catatonit or pidone under its own name (tini
+/// leaves them unblocked, so the kernel ignores them for a PID 1), unless a rewrite names them.
+/// pidone's `-vv` line for each is the sign it was handled before the next signal goes out.
+#[test]
+fn ttin_and_ttou_are_dropped_unless_rewritten() {
+    let sigprint = ex("sigprint");
+    let cases: [(&str, &[&str]); 4] = [
+        ("pidone", &[]),
+        ("tini", &[]),
+        ("catatonit", &[]),
+        ("pidone", &["-r", "TTIN:USR2"]),
+    ];
+    in_parallel(&cases, 4, |(persona, flags)| {
+        let mut args = vec!["-vv"];
+        args.extend_from_slice(flags);
+        args.extend(["--", &sigprint, "--exit-on", "USR1"]);
+        let mut run = start_as(Mode::Pid1, persona, &args, &[]);
+        run.expect_line("ready");
+        let rewritten = !flags.is_empty();
+        run.signal(libc::SIGTTIN);
+        if rewritten {
+            let line = run.next_line();
+            assert!(
+                line.starts_with("signal 12 "),
+                "{persona} {flags:?}: {line}"
+            );
+        } else {
+            run.expect_stderr_within("Dropping signal: 'SIGTTIN'", TIMEOUT);
+        }
+        run.signal(libc::SIGTTOU);
+        run.expect_stderr_within("Dropping signal: 'SIGTTOU'", TIMEOUT);
+        run.signal(libc::SIGUSR1);
+        let line = run.next_line();
+        assert!(
+            line.starts_with("signal 10 "),
+            "{persona} {flags:?}: {line}"
+        );
+        assert_eq!(run.wait(), 0, "{persona} {flags:?}");
+    });
+}
+
+/// dumb-init under a pseudo-terminal gives the terminal up (TIOCNOTTY), and the kernel then
+/// sends pidone, the session leader, SIGHUP and SIGCONT: pidone drops those two, which it sent
+/// itself, and only those: a SIGUSR1 the same process sent itself before its exec (with_mask
+/// --raise) still reaches the child.
+#[test]
+fn dumb_init_drops_only_its_own_terminal_hangup() {
+    let pidone = pidone_words(&binary("dumb-init"));
+    let pidone: Vec<_> = pidone.iter().map(|w| w.to_string_lossy()).collect();
+    let command = format!(
+        "unshare --pid --fork --mount-proc setsid -c {} --block USR1 --raise USR1 -- {} -- {} \
+         --exit-on USR1",
+        example("with_mask").display(),
+        pidone.join(" "),
+        example("sigprint").display()
+    );
+    let out = Command::new("timeout")
+        .args(["20", "script", "-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{out:?}");
+    let signals: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("signal "))
+        .map(str::trim)
+        .collect();
+    assert_eq!(signals, ["signal 10 SIGUSR1"], "{text:?}");
+}
+
 /// dumb-init suspends itself after SIGTSTP even when the user rewrote it (here to SIGUSR1, and
 /// to 0 = dropped), as dumb-init does regardless of rewrites.
 #[test]
