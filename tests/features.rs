@@ -576,6 +576,38 @@ fn wait_all_without_proc_signals_the_childs_group() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
+/// `--forward-to group` when the main child has left its process group (it joined the group of
+/// a helper it forked, so its own old group is empty): the group signal finds nobody, and the
+/// child still gets the signal, by pid.
+#[test]
+fn a_child_that_left_its_group_still_gets_group_signals() {
+    let script = r#"
+import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+r, w = os.pipe()
+helper = os.fork()
+if helper == 0:
+    os.close(w)
+    os.read(r, 1)
+    os._exit(0)
+os.setpgid(helper, helper)
+os.setpgid(0, helper)
+print(f"ready pid={os.getpid()} pgid={os.getpgrp()}", flush=True)
+signal.sigwait({signal.SIGUSR1})
+print("got USR1", flush=True)
+"#;
+    let mut run = start_env(
+        Mode::Pid1,
+        &["--forward-to", "group", "--", "python3", "-c", script],
+        &[],
+    );
+    let ready = run.expect_line("ready");
+    assert_ne!(field(&ready, "pid"), field(&ready, "pgid"), "{ready}");
+    run.signal(libc::SIGUSR1);
+    run.expect_line("got USR1");
+    assert_eq!(run.wait(), 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. --stop-delay
 

@@ -997,6 +997,7 @@ fn ttin_and_ttou_are_dropped_unless_rewritten() {
                 line.starts_with("signal 12 "),
                 "{persona} {flags:?}: {line}"
             );
+            run.expect_stderr_within("Rewriting signal 'SIGTTIN' to 'SIGUSR2'", TIMEOUT);
         } else {
             run.expect_stderr_within("Dropping signal: 'SIGTTIN'", TIMEOUT);
         }
@@ -1009,6 +1010,17 @@ fn ttin_and_ttou_are_dropped_unless_rewritten() {
             "{persona} {flags:?}: {line}"
         );
         assert_eq!(run.wait(), 0, "{persona} {flags:?}");
+        // A signal that no rule rewrites is passed on as it is, without a rewrite line.
+        let stderr = run.stderr_lines();
+        assert!(
+            stderr
+                .iter()
+                .any(|l| l.contains("Passing signal: 'SIGUSR1'"))
+                && !stderr
+                    .iter()
+                    .any(|l| l.contains("Rewriting signal 'SIGUSR1'")),
+            "{persona} {flags:?}: {stderr:?}"
+        );
     });
 }
 
