@@ -496,6 +496,14 @@ fn forward_to_all_spares_exec_sessions() {
     session.quiet_for(Duration::from_millis(100));
     assert_eq!(run.wait(), 137);
     assert_eq!(session.seen.len(), 1, "{:?}", session.seen);
+    // The SIGKILL went to the app and the orphan: the tree counts two, the session is not in it.
+    let stderr = run.stderr_lines();
+    assert!(
+        stderr
+            .iter()
+            .any(|l| l.contains("sent SIGKILL to 2 processes of pidone's tree")),
+        "{stderr:?}"
+    );
     // pidone's exit as PID 1 ends the namespace, the exec session with it (the kernel's doing).
     assert!(session.wait_gone(TIMEOUT));
     let _ = session.wait();
