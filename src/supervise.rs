@@ -5,8 +5,9 @@
 //! timeout unless a timer (grace period, stop delay, `--wait-all` drain) is armed, so an idle
 //! pidone never wakes up. Once the child runs, nothing but the main child's exit (or, in pause
 //! mode, SIGTERM/SIGINT) ends this loop: every other error is logged and the loop goes on.
-//! Every signal pidone sends goes through one function, [`Supervisor::send`], whatever the
-//! target: the main child, its process group or pidone's whole tree.
+//! Every signal pidone sends to others goes through [`Supervisor::send`], whatever the target
+//! (the main child, its process group or pidone's whole tree), but for the signal path's hot
+//! spot: a forward to the main child by pid, which [`Supervisor::deliver`] makes itself.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -483,7 +484,8 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    /// Sends `sig` to `target` and says whom it reached. The only place pidone signals others.
+    /// Sends `sig` to `target` and says whom it reached. The one way pidone signals a group or
+    /// its tree (and the main child, except on the forwarding hot path of [`Self::deliver`]).
     fn send(&self, sig: i32, target: Target) -> Reached {
         match (target, self.child) {
             (Target::Child, Some(child)) => {
