@@ -973,6 +973,15 @@ for line in sys.stdin.read().split("\n")[:-1]:
     parsed
 }
 
+/// The events of `events` whose `event` field is `name`.
+fn events_named<'a>(
+    events: &'a [HashMap<String, String>],
+    name: &str,
+) -> Vec<&'a HashMap<String, String>> {
+    let quoted = format!("\"{name}\"");
+    events.iter().filter(|e| e["event"] == quoted).collect()
+}
+
 fn check_common_fields(event: &HashMap<String, String>, pidone_pid: &str) {
     let ts = event.get("ts").expect("ts");
     // "2026-11-30T12:24:05.123Z"
@@ -1150,12 +1159,7 @@ fn json_status_means_the_exit_code_everywhere() {
     assert_eq!(run.wait(), 5);
     let stderr = run.stderr_lines();
     let events = parse_json_lines(&stderr);
-    let named = |name: &str| -> Vec<&HashMap<String, String>> {
-        events
-            .iter()
-            .filter(|e| e["event"] == format!("\"{name}\""))
-            .collect()
-    };
+    let named = |name: &str| events_named(&events, name);
     let exited = named("child_exited");
     assert_eq!(exited.len(), 1, "{stderr:?}");
     assert_eq!(exited[0]["status"], "5");
@@ -1177,6 +1181,43 @@ fn json_status_means_the_exit_code_everywhere() {
     assert!((2..=4).contains(&processes), "{stderr:?}");
     let exiting = named("exiting");
     assert_eq!(exiting[0]["reaped"], "2", "{stderr:?}");
+}
+
+/// The reaped count of the `exiting` event adds every sweep: three orphans reaped while the main
+/// child ran, then the `sleep` it leaves behind, which `--wait-all`'s SIGTERM ends: 4.
+#[test]
+fn the_reaped_count_adds_what_the_drain_reaps_to_what_came_before() {
+    let script =
+        r#"trap 'exit 0' USR1; (true &); (true &); (true &); sleep 1000 & echo ready; wait"#;
+    let mut run = start_env(
+        Mode::Pid1,
+        &[
+            "--log-format",
+            "json",
+            "-vv",
+            "--wait-all",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ],
+        &[],
+    );
+    run.expect_line("ready");
+    for _ in 0..3 {
+        run.expect_stderr_within("\"zombie_reaped\"", TIMEOUT);
+    }
+    run.signal(libc::SIGUSR1);
+    assert_eq!(run.wait(), 0);
+    let stderr = run.stderr_lines();
+    let events = parse_json_lines(&stderr);
+    let named = |name: &str| events_named(&events, name);
+    let wait_all = named("wait_all");
+    assert_eq!(wait_all.len(), 1, "{stderr:?}");
+    assert_eq!(wait_all[0]["processes"], "1", "{stderr:?}");
+    let exiting = named("exiting");
+    assert_eq!(exiting.len(), 1, "{stderr:?}");
+    assert_eq!(exiting[0]["reaped"], "4", "{stderr:?}");
 }
 
 /// A configuration error found once `--log-format json` is known is a JSON `fatal` event whose
