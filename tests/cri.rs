@@ -655,14 +655,7 @@ fn pause_image_is_pid1_of_a_shared_pid_pod_and_reaps_orphans() {
     let app = pod.start(&ContainerSpec::new(
         "app",
         image::APP,
-        &[
-            "/app/zombie_factory",
-            "--forever",
-            "--interval-ms",
-            "100",
-            "--batch",
-            "5",
-        ],
+        harness::ORPHAN_MAKER,
     ));
     assert_eq!(pid1_cmdline(&app), "/pidone -P");
     assert!(

@@ -153,10 +153,10 @@ fn zombies_are_reaped_under_pidone_and_pile_up_without_an_init() {
         return;
     };
     let image = env.image.as_str();
-    let factory = ["--forever", "--interval-ms", "100", "--batch", "5"];
-    let mut with = vec!["--entrypoint", "/init", image, "--", "/app/zombie_factory"];
+    let (maker, factory) = (harness::ORPHAN_MAKER[0], &harness::ORPHAN_MAKER[1..]);
+    let mut with = vec!["--entrypoint", "/init", image, "--", maker];
     with.extend(factory);
-    let mut without = vec!["--entrypoint", "/app/zombie_factory", image];
+    let mut without = vec!["--entrypoint", maker, image];
     without.extend(factory);
     let with = Container::start(env, "zombies-pidone", &with);
     let without = Container::start(env, "zombies-none", &without);

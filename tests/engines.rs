@@ -352,18 +352,8 @@ fn kill_signals_reach_the_app(ctx: &InitCtx) {
 
 /// Orphans of the app are reaped by pidone: no zombie accumulates in the container.
 fn run_init_reaps_orphans(ctx: &InitCtx) {
-    assert_reaped(&ctx.start_init("zombies", ZOMBIE_FACTORY));
+    assert_reaped(&ctx.start_init("zombies", harness::ORPHAN_MAKER));
 }
-
-/// An app that makes 5 orphans every 100 ms until stopped (for `assert_reaped`).
-const ZOMBIE_FACTORY: &[&str] = &[
-    "/app/zombie_factory",
-    "--forever",
-    "--interval-ms",
-    "100",
-    "--batch",
-    "5",
-];
 
 /// Waits until zombie_factory in `c` made at least 20 orphans, then expects no zombie (at most
 /// a batch in flight).
@@ -858,7 +848,7 @@ fn podman_pod_with_pidone_as_pause(ctx: &InitCtx) {
     }
     let _pod_guard = PodGuard(&ctx.engine, &pod);
     let mut args = vec!["--pod", &pod, "--pull", "never", &ctx.image];
-    args.extend_from_slice(ZOMBIE_FACTORY);
+    args.extend_from_slice(harness::ORPHAN_MAKER);
     let app = Container::start_on(&ctx.engine, "pod-app", &args);
     let infra_id = ctx
         .engine

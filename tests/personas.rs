@@ -913,16 +913,16 @@ fn a_second_double_dash_is_the_program() {
 // ---------------------------------------------------------------------------------------------
 // Terminal
 
-/// Runs `setsid -c PERSONA [flags] -- status_dump` as PID 1 of a new namespace inside a real
-/// pseudo-terminal (`script`), so pidone leads a session that owns the pty, as with
-/// `docker run -t`. Returns status_dump's ids line as (pid, pgid, sid, tpgid).
-fn ids_under_a_pty(persona: &str, flags: &str) -> (i32, i32, i32, i32) {
+/// Runs `unshare --pid --fork --mount-proc setsid -c WORDS` inside a real pseudo-terminal
+/// (`script`), so the process setsid starts leads a session that owns the pty, as pidone does
+/// with `docker run -t`; `{pidone}` in `words` stands for PERSONA's command line. Returns what
+/// the terminal showed; asserts the command succeeded within 20 s.
+fn under_a_pty(persona: &str, words: &str) -> String {
     let pidone = pidone_words(&binary(persona));
     let pidone: Vec<_> = pidone.iter().map(|w| w.to_string_lossy()).collect();
     let command = format!(
-        "unshare --pid --fork --mount-proc setsid -c {} {flags} -- {}",
-        pidone.join(" "),
-        example("status_dump").display()
+        "unshare --pid --fork --mount-proc setsid -c {}",
+        words.replace("{pidone}", &pidone.join(" "))
     );
     let out = Command::new("timeout")
         .args(["20", "script", "-qec", &command, "/dev/null"])
@@ -931,7 +931,17 @@ fn ids_under_a_pty(persona: &str, flags: &str) -> (i32, i32, i32, i32) {
         .output()
         .unwrap();
     assert!(out.status.success(), "{persona}: {out:?}");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `PERSONA [flags] -- status_dump` as PID 1 under a pty ([`under_a_pty`]). Returns
+/// status_dump's ids line as (pid, pgid, sid, tpgid).
+fn ids_under_a_pty(persona: &str, flags: &str) -> (i32, i32, i32, i32) {
+    let status_dump = example("status_dump");
+    let text = under_a_pty(
+        persona,
+        &format!("{{pidone}} {flags} -- {}", status_dump.display()),
+    );
     let line = text
         .lines()
         .find(|l| l.starts_with("pid="))
@@ -1030,23 +1040,14 @@ fn ttin_and_ttou_are_dropped_unless_rewritten() {
 /// --raise) still reaches the child.
 #[test]
 fn dumb_init_drops_only_its_own_terminal_hangup() {
-    let pidone = pidone_words(&binary("dumb-init"));
-    let pidone: Vec<_> = pidone.iter().map(|w| w.to_string_lossy()).collect();
-    let command = format!(
-        "unshare --pid --fork --mount-proc setsid -c {} --block USR1 --raise USR1 -- {} -- {} \
-         --exit-on USR1",
-        example("with_mask").display(),
-        pidone.join(" "),
-        example("sigprint").display()
+    let text = under_a_pty(
+        "dumb-init",
+        &format!(
+            "{} --block USR1 --raise USR1 -- {{pidone}} -- {} --exit-on USR1",
+            example("with_mask").display(),
+            example("sigprint").display()
+        ),
     );
-    let out = Command::new("timeout")
-        .args(["20", "script", "-qec", &command, "/dev/null"])
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{out:?}");
     let signals: Vec<&str> = text
         .lines()
         .filter(|l| l.starts_with("signal "))

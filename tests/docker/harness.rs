@@ -29,6 +29,17 @@ pub const EXAMPLES: [&str; 7] = [
     "with_mask",
 ];
 
+/// The image's orphan maker: zombie_factory making 5 orphans every 100 ms until it is stopped
+/// (TERM ends it with 0), for the zombie checks of every engine.
+pub const ORPHAN_MAKER: &[&str] = &[
+    "/app/zombie_factory",
+    "--forever",
+    "--interval-ms",
+    "100",
+    "--batch",
+    "5",
+];
+
 /// Set to `1` (as `.ci/run` does) to turn every reason to skip into a failure.
 pub const REQUIRE_VAR: &str = "PIDONE_REQUIRE_DOCKER";
 
