@@ -585,13 +585,18 @@ fn wait_all_without_proc_signals_the_childs_group() {
 }
 
 /// `--forward-to group` when the main child has left its process group (it joined the group of
-/// a helper it forked, so its own old group is empty): the group signal finds nobody, and the
-/// child still gets the signal, by pid.
+/// a helper it forked): the signal reaches the group pidone started it in, where a worker forked
+/// before the move stayed, and the child itself, by pid.
 #[test]
 fn a_child_that_left_its_group_still_gets_group_signals() {
     let script = r#"
 import os, signal, sys
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+worker = os.fork()
+if worker == 0:
+    signal.sigwait({signal.SIGUSR1})
+    print("worker got USR1", flush=True)
+    os._exit(0)
 r, w = os.pipe()
 helper = os.fork()
 if helper == 0:
@@ -600,9 +605,10 @@ if helper == 0:
     os._exit(0)
 os.setpgid(helper, helper)
 os.setpgid(0, helper)
-print(f"ready pid={os.getpid()} pgid={os.getpgrp()}", flush=True)
+print(f"ready pid={os.getpid()} pgid={os.getpgrp()} worker_pgid={os.getpgid(worker)}", flush=True)
 signal.sigwait({signal.SIGUSR1})
-print("got USR1", flush=True)
+os.waitpid(worker, 0)
+print("child got USR1", flush=True)
 "#;
     let mut run = start_env(
         Mode::Pid1,
@@ -611,8 +617,14 @@ print("got USR1", flush=True)
     );
     let ready = run.expect_line("ready");
     assert_ne!(field(&ready, "pid"), field(&ready, "pgid"), "{ready}");
+    assert_eq!(
+        field(&ready, "pid"),
+        field(&ready, "worker_pgid"),
+        "{ready}"
+    );
     run.signal(libc::SIGUSR1);
-    run.expect_line("got USR1");
+    run.expect_line("worker got USR1");
+    run.expect_line("child got USR1");
     assert_eq!(run.wait(), 0);
 }
 
@@ -923,6 +935,59 @@ fn unknown_user_or_group_fails_before_the_child_runs() {
             "{args:?}: the child ran"
         );
     }
+}
+
+/// A signal pidone may not send is reported, and pidone carries on. Run as an unprivileged user
+/// that kept CAP_SETUID and CAP_SETGID, pidone starts its child as root (`--user 0:0`), which
+/// it may then not signal (EPERM, as for a setuid program such as sudo under a non-root
+/// pidone): the warning names the signal and the reason, and the child's own exit still ends
+/// pidone with its status.
+#[test]
+fn a_signal_pidone_may_not_send_is_reported() {
+    let prefix = [
+        "setpriv",
+        "--reuid",
+        "65534",
+        "--regid",
+        "65534",
+        "--clear-groups",
+        "--inh-caps",
+        "+setuid,+setgid",
+        "--ambient-caps",
+        "+setuid,+setgid",
+        "--",
+    ]
+    .map(OsStr::new);
+    let args = [
+        "--user",
+        "0:0",
+        "--",
+        "sh",
+        "-c",
+        "echo ready uid=$(id -u); read line; exit 3",
+    ]
+    .map(OsStr::new);
+    let mut run = start_with_stdin(
+        Mode::Pid1,
+        &prefix,
+        pidone().as_os_str(),
+        &args,
+        &[],
+        Stdio::piped(),
+    );
+    let ready = run.expect_line("ready");
+    assert_eq!(field(&ready, "uid").as_deref(), Some("0"), "{ready}");
+    assert_eq!(
+        proc_status(run.host_pid)["Uid"],
+        "65534\t65534\t65534\t65534"
+    );
+    run.signal(libc::SIGUSR1);
+    run.expect_stderr_within(
+        "Passing signal 'SIGUSR1' failed: Operation not permitted",
+        TIMEOUT,
+    );
+    drop(run.stdin.take());
+    assert_eq!(run.wait(), 3);
 }
 
 // ---------------------------------------------------------------------------------------------
