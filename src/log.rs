@@ -377,12 +377,30 @@ mod tests {
 
     #[test]
     fn long_text_lines_are_cut_to_one_pipe_write() {
+        // Multi-byte text is cut on a character boundary, at most one character short.
         let message = "é".repeat(5000);
         let line = text_line(Level::Info, "pidone", 1, &message);
         assert!(line.len() <= MAX_LINE, "{}", line.len());
-        assert!(line.ends_with("...\n"), "{line}");
+        assert!(line.len() > MAX_LINE - "é".len(), "{}", line.len());
+        assert!(line.ends_with("é...\n"), "{line}");
+        // The longest line that fits is kept whole; one byte more is cut to exactly MAX_LINE.
+        let prefix = text_line(Level::Info, "pidone", 1, "").len() - 1;
+        let fits = "a".repeat(MAX_LINE - 1 - prefix);
+        let kept = text_line(Level::Info, "pidone", 1, &fits);
+        assert_eq!(kept.len(), MAX_LINE);
+        assert!(kept.ends_with("aa\n"), "{kept}");
+        let cut = text_line(Level::Info, "pidone", 1, &format!("{fits}a"));
+        assert_eq!(cut.len(), MAX_LINE);
+        assert!(cut.ends_with("a...\n"), "{cut}");
         let short = text_line(Level::Warn, "tini", 7, "hello");
         assert_eq!(short, "[WARN  tini (7)] hello\n");
+    }
+
+    #[test]
+    fn json_strings_escape_quotes_backslashes_and_control_characters_only() {
+        let mut escaped = String::new();
+        push_json_str(&mut escaped, "a b\u{1f}\"\\\u{7f}");
+        assert_eq!(escaped, "\"a b\\u001f\\\"\\\\\u{7f}\"");
     }
 
     #[test]
