@@ -56,23 +56,20 @@ pub fn descendants(root: i32) -> Result<Vec<i32>, String> {
     Ok(walk(root, &children))
 }
 
-/// Breadth-first walk of a parent → children map from `root` (excluded).
+/// Breadth-first walk of a parent → children map from `root` (excluded), each pid once: a racy
+/// snapshot (a pid recycled between two reads) can hold a cycle, which must not loop forever.
 pub fn walk(root: i32, children: &BTreeMap<i32, Vec<i32>>) -> Vec<i32> {
+    let mut seen = BTreeSet::from([root]);
     let mut found = Vec::new();
     let mut next = 0;
     found.extend(children.get(&root).into_iter().flatten().copied());
+    seen.extend(found.iter().copied());
     while let Some(&pid) = found.get(next) {
         next += 1;
-        found.extend(
-            children
-                .get(&pid)
-                .into_iter()
-                .flatten()
-                .copied()
-                .filter(|&c| c != root),
-        );
-        if found.len() > 1 << 22 {
-            break; // a cycle in a racy snapshot cannot make this loop forever
+        for &child in children.get(&pid).into_iter().flatten() {
+            if seen.insert(child) {
+                found.push(child);
+            }
         }
     }
     found
@@ -152,5 +149,11 @@ mod tests {
         assert_eq!(tree, [2, 3, 4, 5]);
         assert!(walk(9, &map) == [10]);
         assert!(walk(3, &map).is_empty());
+        // A cycle (pids recycled while /proc was read), back to the root too: each pid once.
+        let cycle: BTreeMap<i32, Vec<i32>> =
+            [(1, vec![2]), (2, vec![3, 4]), (3, vec![2, 1]), (4, vec![2])]
+                .into_iter()
+                .collect();
+        assert_eq!(walk(1, &cycle), [2, 3, 4]);
     }
 }
