@@ -434,6 +434,33 @@ fn works_without_proc() {
     );
 }
 
+/// A /proc that shows another PID namespace (`unshare --pid` without `--mount-proc`: the host's)
+/// is not taken for pidone's: its pid numbers name other processes, so `--forward-to all` says
+/// so once and signals the child's process group instead, which still reaches the child.
+#[test]
+fn a_proc_of_another_pid_namespace_is_not_walked() {
+    let mut c = Command::new("unshare");
+    c.args(["--pid", "--fork", "--kill-child"])
+        .arg(pidone())
+        .args(["--forward-to", "all", "--", &ex("sigprint")])
+        .args(["--exit-on", "TERM"]);
+    let mut run = spawn_piped(c, false);
+    run.expect_line("ready");
+    run.signal(libc::SIGUSR1);
+    run.expect_line("signal 10 ");
+    run.signal(libc::SIGTERM);
+    run.expect_line("signal 15 ");
+    assert_eq!(run.wait(), 0);
+    let stderr = run.stderr_lines();
+    assert_eq!(stderr.len(), 1, "{stderr:?}");
+    assert!(
+        stderr[0]
+            .contains("cannot list pidone's descendants (/proc belongs to another PID namespace)"),
+        "{stderr:?}"
+    );
+    println!("another namespace's /proc: '{}'", stderr[0]);
+}
+
 /// A read-only root file system (and cwd on it) changes nothing.
 #[test]
 fn works_on_a_read_only_root() {
