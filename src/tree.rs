@@ -61,16 +61,15 @@ pub fn descendants(root: i32) -> Result<Vec<i32>, String> {
 pub fn walk(root: i32, children: &BTreeMap<i32, Vec<i32>>) -> Vec<i32> {
     let mut seen = BTreeSet::from([root]);
     let mut found = Vec::new();
-    let mut next = 0;
-    found.extend(children.get(&root).into_iter().flatten().copied());
-    seen.extend(found.iter().copied());
-    while let Some(&pid) = found.get(next) {
-        next += 1;
+    let (mut parent, mut next) = (Some(root), 0);
+    while let Some(pid) = parent {
         for &child in children.get(&pid).into_iter().flatten() {
             if seen.insert(child) {
                 found.push(child);
             }
         }
+        parent = found.get(next).copied();
+        next += 1;
     }
     found
 }
