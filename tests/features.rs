@@ -1100,9 +1100,8 @@ fn json_log_lines_parse_and_carry_the_documented_fields() {
     let stderr = run.stderr_lines();
     let events = parse_json_lines(&stderr);
     let by_name = |name: &str| {
-        events
-            .iter()
-            .find(|e| e.get("event").map(String::as_str) == Some(&format!("\"{name}\"")))
+        *events_named(&events, name)
+            .first()
             .unwrap_or_else(|| panic!("no {name} in {stderr:?}"))
     };
     for event in &events {
@@ -1131,7 +1130,7 @@ fn json_log_lines_parse_and_carry_the_documented_fields() {
     by_name("exiting");
     // Without --stop-delay nothing is held.
     assert!(
-        !events.iter().any(|e| e["event"] == "\"stop_delayed\""),
+        events_named(&events, "stop_delayed").is_empty(),
         "{stderr:?}"
     );
 }
@@ -1180,10 +1179,7 @@ fn json_at_default_verbosity_and_for_reaped_orphans() {
     let stderr = run.stderr_lines();
     let events = parse_json_lines(&stderr);
     let own = run.host_pid.to_string();
-    let reaped: Vec<_> = events
-        .iter()
-        .filter(|e| e["event"] == "\"zombie_reaped\"")
-        .collect();
+    let reaped = events_named(&events, "zombie_reaped");
     assert_eq!(reaped.len(), 3, "{stderr:?}");
     for event in &events {
         check_common_fields(event, &own);
